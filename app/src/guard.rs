@@ -1,0 +1,124 @@
+//! Server side only: the first lines of every server function. `check`
+//! looks the function up in [`crate::access_rules::API_ACCESS`] by its own
+//! path, so the rule cannot drift from the table the middleware enforces.
+//! Patient data is read only through [`read_patient_data`], which
+//! authorizes against the patient and writes the access-log row.
+
+use crate::error::PortalError;
+use domain::access::{PatientRef, authorize_patient};
+use domain::access_log::{NewAccessLogEntry, Outcome, RecordAction};
+use domain::ports::{PortError, Ports, RequestContext};
+use domain::{Actor, Decision, PatientId};
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use std::future::Future;
+
+pub fn ports() -> Result<Ports, PortalError> {
+    use_context::<Ports>().ok_or_else(|| {
+        tracing::error!("ports missing from context");
+        PortalError::Unavailable
+    })
+}
+
+fn request_context() -> Result<RequestContext, PortalError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<RequestContext>().cloned())
+        .ok_or_else(|| {
+            tracing::error!("request context missing: is the request-context middleware installed?");
+            PortalError::Unavailable
+        })
+}
+
+fn refuse(status: http::StatusCode, err: PortalError) -> PortalError {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(status);
+    }
+    err
+}
+
+/// Authorizes the calling server function `F` for whoever is asking.
+pub fn check<F: ServerFn>() -> Result<RequestContext, PortalError> {
+    let Some(access) = crate::access_rules::api_access(F::PATH) else {
+        tracing::error!(path = F::PATH, "server function has no access rule; refusing");
+        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
+    };
+    let ctx = request_context()?;
+    match access.decide(ctx.actor.as_ref()) {
+        Decision::Allow => Ok(ctx),
+        Decision::SignInRequired => Err(refuse(http::StatusCode::UNAUTHORIZED, PortalError::SignInRequired)),
+        Decision::Forbidden => Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden)),
+    }
+}
+
+/// As [`check`], for functions that need a signed-in person.
+pub fn check_signed_in<F: ServerFn>() -> Result<(RequestContext, Actor), PortalError> {
+    let ctx = check::<F>()?;
+    let actor = ctx
+        .actor
+        .clone()
+        .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, PortalError::SignInRequired))?;
+    Ok((ctx, actor))
+}
+
+/// A rule deciding whether an actor may do something to a patient's record.
+pub type PatientRule = fn(&Actor, PatientRef) -> Decision;
+
+/// The only way a server function reads patient data. Authorizes the actor
+/// against the patient, reads, then writes the access-log row; if that row
+/// cannot be written the data is not returned. Refusals are logged too.
+pub async fn read_patient_data<T, Fut>(
+    ctx: &RequestContext,
+    actor: &Actor,
+    patient: PatientId,
+    action: RecordAction,
+    rule: PatientRule,
+    read: impl FnOnce(PatientRef) -> Fut,
+) -> Result<T, PortalError>
+where
+    Fut: Future<Output = Result<Option<T>, PortError>>,
+{
+    let ports = ports()?;
+    // An unknown patient and a forbidden one look the same from outside.
+    let Some(patient_ref) = ports.directory.patient_ref(patient).await? else {
+        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
+    };
+    let entry = |outcome| NewAccessLogEntry {
+        practice: patient_ref.practice,
+        patient: patient_ref.id,
+        actor: actor.account,
+        actor_role: actor.role,
+        acting_for: actor.acting_for,
+        action,
+        outcome,
+        request_id: ctx.request_id.clone(),
+    };
+    if rule(actor, patient_ref) != Decision::Allow {
+        ports.access_log.record(entry(Outcome::Refused)).await?;
+        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
+    }
+    let data = read(patient_ref).await?.ok_or(PortalError::NotFound)?;
+    ports.access_log.record(entry(Outcome::Allowed)).await?;
+    Ok(data)
+}
+
+/// Rule for personal details: see [`authorize_patient`].
+pub fn details_rule(actor: &Actor, patient: PatientRef) -> Decision {
+    authorize_patient(actor, patient)
+}
+
+/// The access log of a record: the patient themselves, or a practice
+/// manager of their practice.
+pub fn access_history_rule(actor: &Actor, patient: PatientRef) -> Decision {
+    let manager = actor.role.has(domain::Permission::ViewPracticeAccessLog)
+        && actor.practice == Some(patient.practice);
+    let own = actor.role.has(domain::Permission::ViewOwnAccessLog) && authorize_patient(actor, patient) == Decision::Allow;
+    if manager || own { Decision::Allow } else { Decision::Forbidden }
+}
+
+/// True when the request came from a plain HTML form (no JavaScript), which
+/// needs a redirect and its feedback kept in the session.
+pub fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>()
+        .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}

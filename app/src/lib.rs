@@ -1,0 +1,109 @@
+#![recursion_limit = "512"]
+//! The portal's pages, components and server functions (Leptos). Compiled
+//! twice: with `ssr` into the server, with `hydrate` into the browser
+//! bundle. Nothing server-only may appear outside `cfg(feature = "ssr")`.
+
+pub mod access_rules;
+pub mod api;
+pub mod components;
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod guard;
+pub mod pages;
+
+use components::{Footer, Header, SkipLink};
+use domain::views::SignedInUser;
+use error::PortalError;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The signed-in person, loaded once per page for the header and shared
+/// with the pages through context.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub Resource<Result<Option<SignedInUser>, PortalError>>);
+
+/// The name of the compiled browser bundle under /pkg.
+pub const BUNDLE_NAME: &str = "portal";
+
+/// The whole HTML document, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href="/assets/nhsuk-frontend.min.css"/>
+                <link rel="stylesheet" href="/assets/portal.css"/>
+                <link rel="icon" href="/assets/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// A strict policy: scripts only from this origin or carrying this
+/// response's nonce (the hydration script), WebAssembly allowed to compile,
+/// no inline styles, no framing.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    use leptos::nonce::use_nonce;
+    if let (Some(nonce), Some(res)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user = Resource::new(|| (), |_| api::current_user());
+    provide_context(CurrentUser(user));
+    // Every route renders completely on the server before anything is sent:
+    // pages must be whole without JavaScript, and headers such as the CSP
+    // and status codes are decided during rendering.
+    let ssr = SsrMode::Async;
+    view! {
+        <Title formatter=|text: String| format!("{text} - GP online services")/>
+        <Router>
+            <SkipLink/>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let signed_in = user.await.ok().flatten();
+                    view! { <Header user=signed_in/> }
+                })}
+            </Suspense>
+            <div class="nhsuk-width-container">
+                <main class="nhsuk-main-wrapper" id="maincontent" role="main">
+                    <Routes fallback=pages::info::NotFoundPage>
+                        <Route path=path!("/") view=pages::info::StartPage ssr=ssr.clone()/>
+                        <Route path=path!("/sign-in") view=pages::sign_in::SignInPage ssr=ssr.clone()/>
+                        <Route path=path!("/signed-out") view=pages::info::SignedOutPage ssr=ssr.clone()/>
+                        <Route path=path!("/accessibility") view=pages::info::AccessibilityPage ssr=ssr.clone()/>
+                        <Route path=path!("/cookies") view=pages::info::CookiesPage ssr=ssr.clone()/>
+                        <Route path=path!("/home") view=pages::patient::HomePage ssr=ssr.clone()/>
+                        <Route path=path!("/access-log") view=pages::patient::AccessLogPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff") view=pages::staff::StaffHomePage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/patients/:id") view=pages::staff::StaffPatientPage ssr=ssr.clone()/>
+                        <Route path=path!("/admin") view=pages::admin::AdminPage ssr=ssr/>
+                    </Routes>
+                </main>
+            </div>
+            <Footer/>
+        </Router>
+    }
+}

@@ -1,0 +1,81 @@
+//! Practice staff: find a patient of their practice by NHS number and see
+//! their details.
+
+use crate::api::{load_patient_details, take_feedback};
+use crate::components::{BackLink, ErrorSummary, ProblemPanel, SummaryRow, TextInput, long_date};
+use crate::CurrentUser;
+use domain::PatientId;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn StaffHomePage() -> impl IntoView {
+    let user = expect_context::<CurrentUser>().0;
+    let stored = Resource::new(|| (), |_| take_feedback("find-patient".to_owned()));
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let (user, stored) = (user.await, stored.await);
+                match (user, stored) {
+                    (Ok(Some(user)), Ok(feedback)) => {
+                        let feedback = Signal::stored(feedback.unwrap_or_default());
+                        let title = if feedback.get_untracked().has_errors() { "Error: Find a patient" } else { "Find a patient" };
+                        view! {
+                            <Title text=title/>
+                            <ErrorSummary feedback/>
+                            <span class="nhsuk-caption-l">{user.practice_name.unwrap_or_default()}</span>
+                            <h1>"Find a patient"</h1>
+                            <p>{format!("You are signed in as {} ({}).", user.display_name, user.role.label())}</p>
+                            <form method="post" action="/api/find_patient" novalidate>
+                                <TextInput
+                                    id="nhs-number"
+                                    label="NHS number"
+                                    hint="For example, 943 476 5919"
+                                    width_class="nhsuk-input--width-10"
+                                    feedback
+                                />
+                                <button class="nhsuk-button" type="submit">"Find patient"</button>
+                            </form>
+                        }.into_any()
+                    }
+                    (Err(error), _) | (_, Err(error)) => view! { <ProblemPanel error/> }.into_any(),
+                    (Ok(None), _) => view! { <ProblemPanel error=crate::error::PortalError::SignInRequired/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn StaffPatientPage() -> impl IntoView {
+    let params = use_params_map();
+    let patient = move || params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()).map(PatientId));
+    let details = Resource::new(patient, |patient| async move {
+        match patient {
+            Some(p) => load_patient_details(p).await,
+            None => Err(crate::error::PortalError::NotFound),
+        }
+    });
+    view! {
+        <Title text="Patient details"/>
+        <BackLink href="/staff" text="Find another patient"/>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match details.await {
+                    Ok(d) => view! {
+                        <h1>{format!("{} {}", d.given_name, d.family_name)}</h1>
+                        <dl class="nhsuk-summary-list">
+                            <SummaryRow key="Date of birth" value=long_date(d.date_of_birth)/>
+                            <SummaryRow key="NHS number" value=d.nhs_number.map(|n| n.formatted()).unwrap_or_else(|| "Not assigned".to_owned())/>
+                            <SummaryRow key="Registered at" value=format!("{} ({})", d.practice_name, d.practice_ods_code)/>
+                        </dl>
+                        <p class="nhsuk-body-s">"Your viewing of this record has been recorded in the patient's access log."</p>
+                    }.into_any(),
+                    Err(error) => view! { <h1>"Patient details"</h1><ProblemPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+

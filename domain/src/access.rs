@@ -1,0 +1,204 @@
+//! Who is asking and what they may do. Every page and server function is
+//! guarded by an [`Access`] rule; every read of patient data additionally
+//! passes [`authorize_patient`]. Both are pure so they can be tested
+//! exhaustively.
+
+use crate::ids::{AccountId, PatientId, PracticeId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Patient,
+    Receptionist,
+    Clinician,
+    PracticeManager,
+    SystemAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Patient,
+        Role::Receptionist,
+        Role::Clinician,
+        Role::PracticeManager,
+        Role::SystemAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Receptionist => "receptionist",
+            Role::Clinician => "clinician",
+            Role::PracticeManager => "practice_manager",
+            Role::SystemAdmin => "system_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Patient => "Patient",
+            Role::Receptionist => "Receptionist",
+            Role::Clinician => "Clinician",
+            Role::PracticeManager => "Practice manager",
+            Role::SystemAdmin => "System administrator",
+        }
+    }
+
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Role::Patient)
+    }
+
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Patient => &[ViewOwnRecord, ViewOwnAccessLog],
+            Role::Receptionist => &[FindPracticePatients, ViewPracticePatientDetails],
+            Role::Clinician => &[FindPracticePatients, ViewPracticePatientDetails],
+            Role::PracticeManager => &[
+                FindPracticePatients,
+                ViewPracticePatientDetails,
+                ViewPracticeAccessLog,
+                ManagePracticeStaff,
+            ],
+            // Runs the service; sees no patient's data.
+            Role::SystemAdmin => &[ManageAllPractices],
+        }
+    }
+
+    pub fn has(self, permission: Permission) -> bool {
+        self.permissions().contains(&permission)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    ViewOwnRecord,
+    ViewOwnAccessLog,
+    FindPracticePatients,
+    ViewPracticePatientDetails,
+    ViewPracticeAccessLog,
+    ManagePracticeStaff,
+    ManageAllPractices,
+}
+
+/// The signed-in person behind a request. Built by the server from the
+/// session and the database on every request, never trusted from the browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub account: AccountId,
+    pub role: Role,
+    /// None only for system administrators.
+    pub practice: Option<PracticeId>,
+    pub display_name: String,
+    /// The patient whose record this person is using: their own for a
+    /// patient; later, the person they care for when acting as a proxy.
+    pub acting_for: Option<PatientId>,
+}
+
+/// Who may call a page or server function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-in itself, static information).
+    Public,
+    /// Any signed-in person.
+    SignedIn,
+    /// A signed-in person whose role carries this permission.
+    Requires(Permission),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not signed in: send them to sign in.
+    SignInRequired,
+    /// Signed in but not allowed.
+    Forbidden,
+}
+
+impl Access {
+    pub fn decide(self, actor: Option<&Actor>) -> Decision {
+        match (self, actor) {
+            (Access::Public, _) => Decision::Allow,
+            (_, None) => Decision::SignInRequired,
+            (Access::SignedIn, Some(_)) => Decision::Allow,
+            (Access::Requires(p), Some(a)) if a.role.has(p) => Decision::Allow,
+            (Access::Requires(_), Some(_)) => Decision::Forbidden,
+        }
+    }
+}
+
+/// Where a patient's record lives, as far as authorization cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatientRef {
+    pub id: PatientId,
+    pub practice: PracticeId,
+}
+
+/// May this actor see this patient's data? A patient sees only the record
+/// they act for; staff see only patients of their own practice, and only
+/// with a permission to do so.
+pub fn authorize_patient(actor: &Actor, patient: PatientRef) -> Decision {
+    let allowed = match actor.role {
+        Role::Patient => actor.acting_for == Some(patient.id) && actor.practice == Some(patient.practice),
+        role => role.has(Permission::ViewPracticePatientDetails) && actor.practice == Some(patient.practice),
+    };
+    if allowed { Decision::Allow } else { Decision::Forbidden }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn actor(role: Role, practice: i64, acting_for: Option<i64>) -> Actor {
+        Actor {
+            account: AccountId(1),
+            role,
+            practice: Some(PracticeId(practice)),
+            display_name: "Test".into(),
+            acting_for: acting_for.map(PatientId),
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_must_sign_in_except_for_public() {
+        assert_eq!(Access::Public.decide(None), Decision::Allow);
+        assert_eq!(Access::SignedIn.decide(None), Decision::SignInRequired);
+        assert_eq!(Access::Requires(Permission::ViewOwnRecord).decide(None), Decision::SignInRequired);
+    }
+
+    #[test]
+    fn patients_cannot_use_staff_functions() {
+        let p = actor(Role::Patient, 1, Some(7));
+        assert_eq!(Access::Requires(Permission::FindPracticePatients).decide(Some(&p)), Decision::Forbidden);
+        assert_eq!(Access::Requires(Permission::ViewOwnRecord).decide(Some(&p)), Decision::Allow);
+    }
+
+    #[test]
+    fn system_admins_see_no_patient_data() {
+        let admin = Actor { practice: None, ..actor(Role::SystemAdmin, 1, None) };
+        let patient = PatientRef { id: PatientId(7), practice: PracticeId(1) };
+        assert_eq!(authorize_patient(&admin, patient), Decision::Forbidden);
+    }
+
+    proptest! {
+        #[test]
+        fn a_patient_sees_only_the_record_they_act_for(own in 1i64..50, other in 1i64..50, practice in 1i64..4) {
+            let p = actor(Role::Patient, practice, Some(own));
+            let decision = authorize_patient(&p, PatientRef { id: PatientId(other), practice: PracticeId(practice) });
+            prop_assert_eq!(decision == Decision::Allow, own == other);
+        }
+
+        #[test]
+        fn staff_never_cross_practices(role_index in 1usize..4, own in 1i64..5, theirs in 1i64..5) {
+            let s = actor(Role::ALL[role_index], own, None);
+            let decision = authorize_patient(&s, PatientRef { id: PatientId(3), practice: PracticeId(theirs) });
+            prop_assert_eq!(decision == Decision::Allow, own == theirs);
+        }
+    }
+}

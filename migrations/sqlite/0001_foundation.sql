@@ -1,0 +1,84 @@
+-- Foundation schema (SQLite). Keep in step with ../postgres/0001_foundation.sql:
+-- the same tables, columns and constraints, in each dialect's own words.
+-- Times are Unix seconds (UTC) in integers, so both dialects and the `Any`
+-- driver read them the same way.
+
+-- A GP practice. Every practice-owned row below carries practice_id, so one
+-- deployment can serve several practices without them seeing each other.
+create table practices (
+    id          integer primary key autoincrement,
+    ods_code    text    not null unique,
+    name        text    not null,
+    created_at  integer not null
+);
+
+-- A person registered at a practice. Some have no NHS number yet.
+create table patients (
+    id             integer primary key autoincrement,
+    practice_id    integer not null references practices(id),
+    nhs_number     text,
+    given_name     text    not null,
+    family_name    text    not null,
+    date_of_birth  text    not null,          -- ISO 8601 date
+    created_at     integer not null,
+    -- An NHS number identifies one person: at most one record per practice.
+    unique (practice_id, nhs_number),
+    check (nhs_number is null or length(nhs_number) = 10)
+);
+
+-- Someone who signs in: a patient or a member of staff.
+create table accounts (
+    id             integer primary key autoincrement,
+    -- Null only for system administrators, who belong to no practice.
+    practice_id    integer references practices(id),
+    email          text    not null unique,   -- stored lower-case
+    display_name   text    not null,
+    password_hash  text    not null,          -- argon2id PHC string
+    role           text    not null check (role in
+                     ('patient','receptionist','clinician','practice_manager','system_admin')),
+    -- The patient's own record, for patient accounts.
+    patient_id     integer references patients(id),
+    created_at     integer not null,
+    check ((role = 'system_admin') = (practice_id is null)),
+    check ((role = 'patient') = (patient_id is not null))
+);
+
+-- tower-sessions records. Data is the session's JSON.
+create table sessions (
+    id          text    primary key,
+    data        text    not null,
+    expires_at  integer not null
+);
+create index sessions_expires_at on sessions (expires_at);
+
+-- Every read or change of patient data, allowed or refused. Never updated
+-- or deleted by the portal.
+create table access_log (
+    id                 integer primary key autoincrement,
+    practice_id        integer not null references practices(id),
+    patient_id         integer not null references patients(id),
+    actor_account_id   integer not null references accounts(id),
+    actor_role         text    not null,
+    acting_for_patient_id integer references patients(id),
+    action             text    not null,
+    outcome            text    not null check (outcome in ('allowed','refused')),
+    request_id         text    not null,
+    at                 integer not null
+);
+create index access_log_patient on access_log (patient_id, at);
+
+-- Failed sign-ins, for throttling. scope is 'account' (the email typed, whether
+-- or not it exists) or 'address' (the client address).
+create table sign_in_failures (
+    scope  text    not null check (scope in ('account','address')),
+    key    text    not null,
+    at     integer not null
+);
+create index sign_in_failures_lookup on sign_in_failures (scope, key, at);
+
+-- Values the server generates once and keeps, such as the cookie-signing key.
+create table server_secrets (
+    name        text primary key,
+    value       text not null,
+    created_at  integer not null
+);

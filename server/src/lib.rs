@@ -1,0 +1,13 @@
+#![recursion_limit = "512"]
+//! The portal's server: configuration, the database and the adapters that
+//! implement the domain's ports, the axum router and its middleware, and the
+//! command-line tasks. `main.rs` only parses the command line.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod passwords;
+pub mod provisioning;
+pub mod stores;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,326 @@
+//! Creating practices, staff and patients: used by the CLI, the demo seed
+//! and the tests. Each operation is one transaction, so a failure leaves
+//! nothing half written.
+
+use crate::db::{Db, now_unix};
+use crate::passwords;
+use domain::{AccountId, Email, NhsNumber, OdsCode, PatientId, PracticeId, Role};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{Any, Row, Transaction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("No practice with ODS code {0} exists. Check the code, or run `portal seed-demo` to create the demo practices")]
+    UnknownPractice(String),
+    #[error("A practice with ODS code {0} already exists")]
+    PracticeExists(String),
+    #[error("An account with that email address already exists. Use a different email address")]
+    EmailTaken,
+    #[error("A patient with that NHS number is already registered at this practice")]
+    NhsNumberTaken,
+    #[error("The password must be at least {min} characters long", min = passwords::MIN_PASSWORD_LEN)]
+    PasswordTooShort,
+    #[error("The password must be 128 characters or fewer")]
+    PasswordTooLong,
+    #[error("A {0} must belong to a practice: give --practice with its ODS code")]
+    PracticeRequired(&'static str),
+    #[error("A system administrator does not belong to a practice: leave out --practice")]
+    AdminHasNoPractice,
+    #[error("Use create-patient to add a patient")]
+    PatientViaStaff,
+    #[error("Name must be between 1 and 100 characters")]
+    BadName,
+    #[error("Could not save to the database: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("Could not hash the password: {0}")]
+    Hashing(String),
+}
+
+fn classify(err: sqlx::Error, unique: ProvisionError) -> ProvisionError {
+    match err.as_database_error() {
+        Some(db) if db.is_unique_violation() => unique,
+        _ => ProvisionError::Database(err),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, ProvisionError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > domain::forms::MAX_NAME_LEN {
+        return Err(ProvisionError::BadName);
+    }
+    Ok(name.to_owned())
+}
+
+async fn hash_checked(password: &SecretString) -> Result<String, ProvisionError> {
+    let length = password.expose_secret().chars().count();
+    if length < passwords::MIN_PASSWORD_LEN {
+        return Err(ProvisionError::PasswordTooShort);
+    }
+    if length > domain::forms::MAX_PASSWORD_LEN {
+        return Err(ProvisionError::PasswordTooLong);
+    }
+    passwords::hash_off_runtime(password.expose_secret().to_owned())
+        .await
+        .map_err(|e| ProvisionError::Hashing(e.to_string()))
+}
+
+async fn practice_id(tx: &mut Transaction<'static, Any>, ods: &OdsCode) -> Result<PracticeId, ProvisionError> {
+    sqlx::query("select id from practices where ods_code = $1")
+        .bind(ods.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(ProvisionError::Database)?
+        .map(|r| r.try_get::<i64, _>("id").map(PracticeId))
+        .transpose()
+        .map_err(ProvisionError::Database)?
+        .ok_or_else(|| ProvisionError::UnknownPractice(ods.to_string()))
+}
+
+pub async fn create_practice(db: &Db, ods: &OdsCode, name: &str) -> Result<PracticeId, ProvisionError> {
+    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let id = insert_practice(&mut tx, ods, name).await?;
+    tx.commit().await.map_err(ProvisionError::Database)?;
+    Ok(id)
+}
+
+async fn insert_practice(tx: &mut Transaction<'static, Any>, ods: &OdsCode, name: &str) -> Result<PracticeId, ProvisionError> {
+    let name = check_name(name)?;
+    let row = sqlx::query("insert into practices (ods_code, name, created_at) values ($1, $2, $3) returning id")
+        .bind(ods.as_str())
+        .bind(name)
+        .bind(now_unix())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| classify(e, ProvisionError::PracticeExists(ods.to_string())))?;
+    Ok(PracticeId(row.try_get("id").map_err(ProvisionError::Database)?))
+}
+
+pub struct NewStaff {
+    pub email: Email,
+    pub display_name: String,
+    pub role: Role,
+    pub practice: Option<OdsCode>,
+    pub password: SecretString,
+}
+
+pub async fn create_staff(db: &Db, staff: NewStaff) -> Result<AccountId, ProvisionError> {
+    let phc = hash_checked(&staff.password).await?;
+    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let id = insert_staff(&mut tx, &staff, phc).await?;
+    tx.commit().await.map_err(ProvisionError::Database)?;
+    Ok(id)
+}
+
+async fn insert_staff(tx: &mut Transaction<'static, Any>, staff: &NewStaff, phc: String) -> Result<AccountId, ProvisionError> {
+    let name = check_name(&staff.display_name)?;
+    match (staff.role, &staff.practice) {
+        (Role::Patient, _) => return Err(ProvisionError::PatientViaStaff),
+        (Role::SystemAdmin, Some(_)) => return Err(ProvisionError::AdminHasNoPractice),
+        (role, None) if role != Role::SystemAdmin => return Err(ProvisionError::PracticeRequired(role.label())),
+        _ => {}
+    }
+    let practice = match &staff.practice {
+        Some(ods) => Some(practice_id(tx, ods).await?),
+        None => None,
+    };
+    let row = sqlx::query(
+        "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at)
+         values ($1, $2, $3, $4, $5, null, $6) returning id",
+    )
+    .bind(practice.map(|p| p.0))
+    .bind(staff.email.as_str())
+    .bind(name)
+    .bind(phc)
+    .bind(staff.role.as_str())
+    .bind(now_unix())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| classify(e, ProvisionError::EmailTaken))?;
+    Ok(AccountId(row.try_get("id").map_err(ProvisionError::Database)?))
+}
+
+pub struct NewPatient {
+    pub practice: OdsCode,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: chrono::NaiveDate,
+    pub nhs_number: Option<NhsNumber>,
+    /// An online account for the patient, if they are to sign in.
+    pub account: Option<(Email, SecretString)>,
+}
+
+pub async fn create_patient(db: &Db, patient: NewPatient) -> Result<PatientId, ProvisionError> {
+    let phc = match &patient.account {
+        Some((_, password)) => Some(hash_checked(password).await?),
+        None => None,
+    };
+    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let id = insert_patient(&mut tx, &patient, phc).await?;
+    tx.commit().await.map_err(ProvisionError::Database)?;
+    Ok(id)
+}
+
+async fn insert_patient(
+    tx: &mut Transaction<'static, Any>,
+    patient: &NewPatient,
+    phc: Option<String>,
+) -> Result<PatientId, ProvisionError> {
+    let given = check_name(&patient.given_name)?;
+    let family = check_name(&patient.family_name)?;
+    let practice = practice_id(tx, &patient.practice).await?;
+    let row = sqlx::query(
+        "insert into patients (practice_id, nhs_number, given_name, family_name, date_of_birth, created_at)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+    )
+    .bind(practice.0)
+    .bind(patient.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(&given)
+    .bind(&family)
+    .bind(patient.date_of_birth.format("%Y-%m-%d").to_string())
+    .bind(now_unix())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| classify(e, ProvisionError::NhsNumberTaken))?;
+    let id = PatientId(row.try_get("id").map_err(ProvisionError::Database)?);
+    if let (Some((email, _)), Some(phc)) = (&patient.account, phc) {
+        sqlx::query(
+            "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at)
+             values ($1, $2, $3, $4, 'patient', $5, $6)",
+        )
+        .bind(practice.0)
+        .bind(email.as_str())
+        .bind(format!("{given} {family}"))
+        .bind(phc)
+        .bind(id.0)
+        .bind(now_unix())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| classify(e, ProvisionError::EmailTaken))?;
+    }
+    Ok(id)
+}
+
+/// The password every demo account shares. Printed by `portal seed-demo`.
+pub const DEMO_PASSWORD: &str = "demo-password-2026";
+pub const DEMO_PATIENT_EMAIL: &str = "sarah.jones@example.com";
+
+pub enum SeedOutcome {
+    Created { practices: usize, patients: usize, accounts: usize },
+    AlreadyThere,
+}
+
+/// Test-range NHS numbers (999 prefix) with valid check digits.
+fn demo_nhs_numbers() -> impl Iterator<Item = NhsNumber> {
+    (0u32..).filter_map(|n| {
+        let stem = format!("999{:06}", 100_000 + n * 37);
+        (0..10).find_map(|d| NhsNumber::parse(&format!("{stem}{d}")).ok())
+    })
+}
+
+/// Two practices, staff of every role, 24 patients (some without an NHS
+/// number), a few of them with online accounts. Runs once; a second run
+/// changes nothing.
+pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
+    let riverside = OdsCode::parse("Y90001").map_err(|_| ProvisionError::BadName)?;
+    let hillside = OdsCode::parse("Y90002").map_err(|_| ProvisionError::BadName)?;
+    let exists = sqlx::query("select count(*) as n from practices where ods_code = $1")
+        .bind(riverside.as_str())
+        .fetch_one(&db.pool)
+        .await
+        .map_err(ProvisionError::Database)?
+        .try_get::<i64, _>("n")
+        .map_err(ProvisionError::Database)?;
+    if exists > 0 {
+        return Ok(SeedOutcome::AlreadyThere);
+    }
+    // Hash first (slow, off the runtime), then write everything in one
+    // transaction: a failure part-way leaves no demo data at all.
+    let demo_hash = hash_checked(&SecretString::from(DEMO_PASSWORD)).await?;
+    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    insert_practice(&mut tx, &riverside, "Riverside Surgery").await?;
+    insert_practice(&mut tx, &hillside, "Hillside Medical Centre").await?;
+    let password = || SecretString::from(DEMO_PASSWORD);
+    let email = |s: &str| Email::parse(s).map_err(|_| ProvisionError::BadName);
+
+    let staff = [
+        ("priya.shah@riverside.example.com", "Priya Shah", Role::Receptionist, Some(&riverside)),
+        ("tom.okafor@riverside.example.com", "Dr Tom Okafor", Role::Clinician, Some(&riverside)),
+        ("helen.marsh@riverside.example.com", "Helen Marsh", Role::PracticeManager, Some(&riverside)),
+        ("sam.lee@hillside.example.com", "Sam Lee", Role::Receptionist, Some(&hillside)),
+        ("aisha.khan@hillside.example.com", "Dr Aisha Khan", Role::Clinician, Some(&hillside)),
+        ("mark.evans@hillside.example.com", "Mark Evans", Role::PracticeManager, Some(&hillside)),
+        ("admin@portal.example.com", "Service Administrator", Role::SystemAdmin, None),
+    ];
+    let mut accounts = 0;
+    for (address, name, role, practice) in staff {
+        let staff = NewStaff { email: email(address)?, display_name: name.into(), role, practice: practice.cloned(), password: password() };
+        insert_staff(&mut tx, &staff, demo_hash.clone()).await?;
+        accounts += 1;
+    }
+
+    let people = [
+        ("Sarah", "Jones", "1984-03-27", true, Some(DEMO_PATIENT_EMAIL)),
+        ("Oliver", "Brown", "2001-11-02", false, Some("oliver.brown@example.com")),
+        ("Margaret", "Taylor", "1941-06-15", true, None),
+        ("James", "Wilson", "1967-09-30", true, None),
+        ("Amelia", "Davies", "2019-01-12", true, None),
+        ("Mohammed", "Ali", "1990-05-05", true, None),
+        ("Grace", "Evans", "1975-12-24", false, None),
+        ("Harry", "Thomas", "1958-02-08", true, None),
+        ("Isla", "Roberts", "2008-07-19", true, None),
+        ("George", "Johnson", "1949-04-01", true, None),
+        ("Chloe", "Walker", "1996-10-10", true, None),
+        ("Noah", "Wright", "2012-03-03", true, None),
+        ("Amir", "Hussain", "1979-08-21", true, Some("amir.hussain@example.com")),
+        ("Emily", "Green", "1988-01-30", true, None),
+        ("Jack", "Hall", "1963-05-17", false, None),
+        ("Sophie", "Clarke", "2003-09-09", true, None),
+        ("William", "Lewis", "1952-11-11", true, None),
+        ("Ava", "Young", "2016-06-06", true, None),
+        ("Thomas", "King", "1970-02-14", true, None),
+        ("Lily", "Scott", "1999-12-01", true, None),
+        ("Daniel", "Baker", "1985-07-07", true, None),
+        ("Ella", "Adams", "1938-03-18", false, None),
+        ("Samuel", "Mitchell", "1993-04-22", true, None),
+        ("Freya", "Turner", "2010-08-30", true, None),
+    ];
+    let mut numbers = demo_nhs_numbers();
+    for (i, (given, family, dob, has_nhs, account_email)) in people.iter().enumerate() {
+        let practice = if i < 12 { riverside.clone() } else { hillside.clone() };
+        let account = match account_email {
+            Some(e) => Some((email(e)?, password())),
+            None => None,
+        };
+        accounts += usize::from(account.is_some());
+        let phc = account.as_ref().map(|_| demo_hash.clone());
+        insert_patient(
+            &mut tx,
+            &NewPatient {
+                practice,
+                given_name: (*given).into(),
+                family_name: (*family).into(),
+                date_of_birth: dob.parse().map_err(|_| ProvisionError::BadName)?,
+                nhs_number: if *has_nhs { numbers.next() } else { None },
+                account,
+            },
+            phc,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(ProvisionError::Database)?;
+    Ok(SeedOutcome::Created { practices: 2, patients: people.len(), accounts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_numbers_are_valid_and_distinct() {
+        let numbers: Vec<_> = demo_nhs_numbers().take(30).collect();
+        let mut unique = numbers.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
+        unique.dedup();
+        assert_eq!(unique.len(), 30);
+        assert!(numbers.iter().all(|n| n.as_str().starts_with("999")));
+    }
+}
