@@ -22,6 +22,7 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     ("/", Access::Public),
     ("/sign-in", Access::Public),
     ("/signed-out", Access::Public),
+    ("/forbidden", Access::Public),
     ("/accessibility", Access::Public),
     ("/cookies", Access::Public),
     ("/home", Access::Requires(Permission::ViewOwnRecord)),

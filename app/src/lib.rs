@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=pages::info::StartPage ssr=ssr.clone()/>
                         <Route path=path!("/sign-in") view=pages::sign_in::SignInPage ssr=ssr.clone()/>
                         <Route path=path!("/signed-out") view=pages::info::SignedOutPage ssr=ssr.clone()/>
+                        <Route path=path!("/forbidden") view=pages::info::ForbiddenPage ssr=ssr.clone()/>
                         <Route path=path!("/accessibility") view=pages::info::AccessibilityPage ssr=ssr.clone()/>
                         <Route path=path!("/cookies") view=pages::info::CookiesPage ssr=ssr.clone()/>
                         <Route path=path!("/home") view=pages::patient::HomePage ssr=ssr.clone()/>

@@ -116,3 +116,22 @@ pub fn NotFoundPage() -> impl IntoView {
         </div>
     }
 }
+
+/// Where the server sends someone who opened a page their role may not see.
+#[component]
+pub fn ForbiddenPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <Title text="You do not have permission to see this"/>
+        <div class="nhsuk-grid-row">
+            <div class="nhsuk-grid-column-two-thirds">
+                <h1>"You do not have permission to see this"</h1>
+                <p>"You do not have permission to see this. The page you tried to open is for people with a different role."</p>
+                <p><a href="/">"Go to your home page"</a></p>
+            </div>
+        </div>
+    }
+}

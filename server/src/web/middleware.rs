@@ -137,10 +137,12 @@ pub async fn request_context(State(state): State<AppState>, session: Session, mu
                 return Redirect::to(home_path(a.role)).into_response();
             }
         }
-        if let Some(access) = page_access(&path) {
-            if access.decide(actor.as_ref()) == Decision::SignInRequired {
-                return Redirect::to("/sign-in").into_response();
-            }
+        match page_access(&path).map(|access| access.decide(actor.as_ref())) {
+            Some(Decision::SignInRequired) => return Redirect::to("/sign-in").into_response(),
+            // The page is never rendered: a page may show data its role may
+            // not see even when every server function it calls is public.
+            Some(Decision::Forbidden) => return Redirect::to("/forbidden").into_response(),
+            Some(Decision::Allow) | None => {}
         }
     }
     next.run(req).await
