@@ -13,8 +13,14 @@ pub const API_ACCESS: &[(&str, Access)] = &[
     ("/api/sign_out", Access::SignedIn),
     ("/api/patient_details", Access::SignedIn),
     ("/api/access_history", Access::SignedIn),
-    ("/api/find_patient", Access::Requires(Permission::FindPracticePatients)),
-    ("/api/list_practices", Access::Requires(Permission::ManageAllPractices)),
+    (
+        "/api/find_patient",
+        Access::Requires(Permission::FindPracticePatients),
+    ),
+    (
+        "/api/list_practices",
+        Access::Requires(Permission::ManageAllPractices),
+    ),
 ];
 
 /// Pages, by route pattern (`:name` matches one segment).
@@ -26,9 +32,15 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     ("/accessibility", Access::Public),
     ("/cookies", Access::Public),
     ("/home", Access::Requires(Permission::ViewOwnRecord)),
-    ("/access-log", Access::Requires(Permission::ViewOwnAccessLog)),
+    (
+        "/access-log",
+        Access::Requires(Permission::ViewOwnAccessLog),
+    ),
     ("/staff", Access::Requires(Permission::FindPracticePatients)),
-    ("/staff/patients/:id", Access::Requires(Permission::ViewPracticePatientDetails)),
+    (
+        "/staff/patients/:id",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
     ("/admin", Access::Requires(Permission::ManageAllPractices)),
 ];
 
@@ -38,11 +50,18 @@ pub fn api_access(path: &str) -> Option<Access> {
 
 /// None means no page lives at this path: the 404 page answers, showing nothing.
 pub fn page_access(path: &str) -> Option<Access> {
-    PAGE_ACCESS.iter().find(|(pattern, _)| path_matches(pattern, path)).map(|(_, a)| *a)
+    PAGE_ACCESS
+        .iter()
+        .find(|(pattern, _)| path_matches(pattern, path))
+        .map(|(_, a)| *a)
 }
 
 pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let mut want = pattern.split('/');
     let mut got = path.split('/');
     loop {
@@ -89,7 +108,11 @@ mod tests {
                 acting_for: None,
             };
             let access = page_access(home_path(role)).expect("home page is listed");
-            assert_eq!(access.decide(Some(&actor)), domain::Decision::Allow, "{role:?}");
+            assert_eq!(
+                access.decide(Some(&actor)),
+                domain::Decision::Allow,
+                "{role:?}"
+            );
         }
     }
 }

@@ -43,7 +43,11 @@ pub async fn sign_in(email: String, password: String) -> Result<FormFeedback, Po
     if feedback.has_errors() {
         return send_back(&ctx, feedback, "/sign-in").await;
     }
-    match ports()?.authenticator.sign_in(&email, &password, &ctx.client).await? {
+    match ports()?
+        .authenticator
+        .sign_in(&email, &password, &ctx.client)
+        .await?
+    {
         SignInOutcome::SignedIn(account) => {
             ctx.session.begin(account).await?;
             // "/" sends each role on to its own home page.
@@ -93,9 +97,14 @@ pub async fn load_patient_details(patient: PatientId) -> Result<PatientDetails, 
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<LoadPatientDetails>()?;
     let directory = ports()?.directory;
-    read_patient_data(&ctx, &actor, patient, RecordAction::ViewPersonalDetails, details_rule, |p| async move {
-        directory.patient_details(p).await
-    })
+    read_patient_data(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::ViewPersonalDetails,
+        details_rule,
+        |p| async move { directory.patient_details(p).await },
+    )
     .await
 }
 
@@ -104,9 +113,14 @@ pub async fn access_history(patient: PatientId) -> Result<Vec<AccessLogEntry>, P
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<AccessHistory>()?;
     let log = ports()?.access_log;
-    read_patient_data(&ctx, &actor, patient, RecordAction::ViewAccessLog, access_history_rule, |p| async move {
-        log.for_patient(p, 200).await.map(Some)
-    })
+    read_patient_data(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::ViewAccessLog,
+        access_history_rule,
+        |p| async move { log.for_patient(p, 200).await.map(Some) },
+    )
     .await
 }
 
@@ -117,19 +131,29 @@ pub async fn find_patient(nhs_number: String) -> Result<FormFeedback, PortalErro
     let feedback = FormFeedback::new("find-patient").keep("nhs-number", &nhs_number);
     let nhs = match domain::NhsNumber::parse(&nhs_number) {
         Ok(n) => n,
-        Err(e) => return send_back(&ctx, feedback.error("nhs-number", e.to_string()), "/staff").await,
+        Err(e) => {
+            return send_back(&ctx, feedback.error("nhs-number", e.to_string()), "/staff").await;
+        }
     };
     let Some(practice) = actor.practice else {
         return Err(PortalError::Forbidden);
     };
-    let found = ports()?.directory.find_by_nhs_number(practice, &nhs).await?;
+    let found = ports()?
+        .directory
+        .find_by_nhs_number(practice, &nhs)
+        .await?;
     let Some(found) = found else {
         let message = "No patient with that NHS number is registered at this practice. Check the number and try again";
         return send_back(&ctx, feedback.error("nhs-number", message), "/staff").await;
     };
-    let patient = read_patient_data(&ctx, &actor, found.id, RecordAction::FindPatient, details_rule, |p| async move {
-        Ok(Some(p.id))
-    })
+    let patient = read_patient_data(
+        &ctx,
+        &actor,
+        found.id,
+        RecordAction::FindPatient,
+        details_rule,
+        |p| async move { Ok(Some(p.id)) },
+    )
     .await?;
     leptos_axum::redirect(&format!("/staff/patients/{patient}"));
     Ok(FormFeedback::new("find-patient"))

@@ -21,7 +21,10 @@ pub fn Header(user: Option<SignedInUser>) -> impl IntoView {
         .as_ref()
         .and_then(|u| u.practice_name.clone())
         .unwrap_or_else(|| "GP online services".to_owned());
-    let home = user.as_ref().map(|u| crate::access_rules::home_path(u.role)).unwrap_or("/");
+    let home = user
+        .as_ref()
+        .map(|u| crate::access_rules::home_path(u.role))
+        .unwrap_or("/");
     let account = user.clone().map(|u| {
         view! {
             <nav class="nhsuk-header__account" aria-label="Account">
@@ -37,7 +40,10 @@ pub fn Header(user: Option<SignedInUser>) -> impl IntoView {
         }
     });
     let links: Vec<(&'static str, &'static str)> = match user.as_ref().map(|u| u.role) {
-        Some(domain::Role::Patient) => vec![("/home", "Home"), ("/access-log", "Who has accessed your record")],
+        Some(domain::Role::Patient) => vec![
+            ("/home", "Home"),
+            ("/access-log", "Who has accessed your record"),
+        ],
         Some(domain::Role::SystemAdmin) => vec![("/admin", "Practices")],
         Some(_) => vec![("/staff", "Find a patient")],
         None => vec![],

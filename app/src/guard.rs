@@ -24,7 +24,9 @@ fn request_context() -> Result<RequestContext, PortalError> {
     use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<RequestContext>().cloned())
         .ok_or_else(|| {
-            tracing::error!("request context missing: is the request-context middleware installed?");
+            tracing::error!(
+                "request context missing: is the request-context middleware installed?"
+            );
             PortalError::Unavailable
         })
 }
@@ -39,13 +41,19 @@ fn refuse(status: http::StatusCode, err: PortalError) -> PortalError {
 /// Authorizes the calling server function `F` for whoever is asking.
 pub fn check<F: ServerFn>() -> Result<RequestContext, PortalError> {
     let Some(access) = crate::access_rules::api_access(F::PATH) else {
-        tracing::error!(path = F::PATH, "server function has no access rule; refusing");
+        tracing::error!(
+            path = F::PATH,
+            "server function has no access rule; refusing"
+        );
         return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
     };
     let ctx = request_context()?;
     match access.decide(ctx.actor.as_ref()) {
         Decision::Allow => Ok(ctx),
-        Decision::SignInRequired => Err(refuse(http::StatusCode::UNAUTHORIZED, PortalError::SignInRequired)),
+        Decision::SignInRequired => Err(refuse(
+            http::StatusCode::UNAUTHORIZED,
+            PortalError::SignInRequired,
+        )),
         Decision::Forbidden => Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden)),
     }
 }
@@ -111,14 +119,24 @@ pub fn details_rule(actor: &Actor, patient: PatientRef) -> Decision {
 pub fn access_history_rule(actor: &Actor, patient: PatientRef) -> Decision {
     let manager = actor.role.has(domain::Permission::ViewPracticeAccessLog)
         && actor.practice == Some(patient.practice);
-    let own = actor.role.has(domain::Permission::ViewOwnAccessLog) && authorize_patient(actor, patient) == Decision::Allow;
-    if manager || own { Decision::Allow } else { Decision::Forbidden }
+    let own = actor.role.has(domain::Permission::ViewOwnAccessLog)
+        && authorize_patient(actor, patient) == Decision::Allow;
+    if manager || own {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
 }
 
 /// True when the request came from a plain HTML form (no JavaScript), which
 /// needs a redirect and its feedback kept in the session.
 pub fn is_plain_form_post() -> bool {
     use_context::<http::request::Parts>()
-        .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
         .unwrap_or(false)
 }

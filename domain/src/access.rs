@@ -144,10 +144,19 @@ pub struct PatientRef {
 /// with a permission to do so.
 pub fn authorize_patient(actor: &Actor, patient: PatientRef) -> Decision {
     let allowed = match actor.role {
-        Role::Patient => actor.acting_for == Some(patient.id) && actor.practice == Some(patient.practice),
-        role => role.has(Permission::ViewPracticePatientDetails) && actor.practice == Some(patient.practice),
+        Role::Patient => {
+            actor.acting_for == Some(patient.id) && actor.practice == Some(patient.practice)
+        }
+        role => {
+            role.has(Permission::ViewPracticePatientDetails)
+                && actor.practice == Some(patient.practice)
+        }
     };
-    if allowed { Decision::Allow } else { Decision::Forbidden }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
 }
 
 #[cfg(test)]
@@ -169,20 +178,35 @@ mod tests {
     fn anonymous_callers_must_sign_in_except_for_public() {
         assert_eq!(Access::Public.decide(None), Decision::Allow);
         assert_eq!(Access::SignedIn.decide(None), Decision::SignInRequired);
-        assert_eq!(Access::Requires(Permission::ViewOwnRecord).decide(None), Decision::SignInRequired);
+        assert_eq!(
+            Access::Requires(Permission::ViewOwnRecord).decide(None),
+            Decision::SignInRequired
+        );
     }
 
     #[test]
     fn patients_cannot_use_staff_functions() {
         let p = actor(Role::Patient, 1, Some(7));
-        assert_eq!(Access::Requires(Permission::FindPracticePatients).decide(Some(&p)), Decision::Forbidden);
-        assert_eq!(Access::Requires(Permission::ViewOwnRecord).decide(Some(&p)), Decision::Allow);
+        assert_eq!(
+            Access::Requires(Permission::FindPracticePatients).decide(Some(&p)),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            Access::Requires(Permission::ViewOwnRecord).decide(Some(&p)),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn system_admins_see_no_patient_data() {
-        let admin = Actor { practice: None, ..actor(Role::SystemAdmin, 1, None) };
-        let patient = PatientRef { id: PatientId(7), practice: PracticeId(1) };
+        let admin = Actor {
+            practice: None,
+            ..actor(Role::SystemAdmin, 1, None)
+        };
+        let patient = PatientRef {
+            id: PatientId(7),
+            practice: PracticeId(1),
+        };
         assert_eq!(authorize_patient(&admin, patient), Decision::Forbidden);
     }
 

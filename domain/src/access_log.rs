@@ -1,8 +1,8 @@
 //! What the access log records. A row is written for every read or change
 //! of patient data, including refusals, and the patient can read their own.
 
-use crate::ids::{AccountId, PatientId, PracticeId};
 use crate::access::Role;
+use crate::ids::{AccountId, PatientId, PracticeId};
 use serde::{Deserialize, Serialize};
 
 /// What was done to the record. Stored as its `as_str` code.
@@ -14,8 +14,11 @@ pub enum RecordAction {
 }
 
 impl RecordAction {
-    pub const ALL: [RecordAction; 3] =
-        [RecordAction::ViewPersonalDetails, RecordAction::ViewAccessLog, RecordAction::FindPatient];
+    pub const ALL: [RecordAction; 3] = [
+        RecordAction::ViewPersonalDetails,
+        RecordAction::ViewAccessLog,
+        RecordAction::FindPatient,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -39,7 +39,11 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if well_formed { Ok(Self(email.to_lowercase())) } else { Err(EmailError::Malformed) }
+        if well_formed {
+            Ok(Self(email.to_lowercase()))
+        } else {
+            Err(EmailError::Malformed)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -73,7 +77,10 @@ mod tests {
 
     #[test]
     fn ordinary_addresses_parse_lowercased() {
-        assert_eq!(Email::parse(" Ann.Smith@Example.org ").map(|e| e.0), Ok("ann.smith@example.org".into()));
+        assert_eq!(
+            Email::parse(" Ann.Smith@Example.org ").map(|e| e.0),
+            Ok("ann.smith@example.org".into())
+        );
     }
 
     #[test]

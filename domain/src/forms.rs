@@ -23,7 +23,10 @@ pub struct FieldError {
 
 impl FormFeedback {
     pub fn new(form: &str) -> Self {
-        Self { form: form.to_owned(), ..Self::default() }
+        Self {
+            form: form.to_owned(),
+            ..Self::default()
+        }
     }
 
     pub fn keep(mut self, field: &str, value: &str) -> Self {
@@ -32,7 +35,10 @@ impl FormFeedback {
     }
 
     pub fn error(mut self, field: &str, message: impl Into<String>) -> Self {
-        self.errors.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
         self
     }
 
@@ -41,11 +47,18 @@ impl FormFeedback {
     }
 
     pub fn value(&self, field: &str) -> String {
-        self.values.iter().find(|(f, _)| f == field).map(|(_, v)| v.clone()).unwrap_or_default()
+        self.values
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     pub fn error_for(&self, field: &str) -> Option<String> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
     }
 }
 
@@ -76,8 +89,14 @@ mod tests {
     fn empty_sign_in_explains_both_fields_and_keeps_nothing_secret() {
         let f = check_sign_in("", "");
         assert_eq!(f.errors.len(), 2);
-        assert_eq!(f.error_for("email").as_deref(), Some("Enter your email address"));
-        assert_eq!(f.error_for("password").as_deref(), Some("Enter your password"));
+        assert_eq!(
+            f.error_for("email").as_deref(),
+            Some("Enter your email address")
+        );
+        assert_eq!(
+            f.error_for("password").as_deref(),
+            Some("Enter your password")
+        );
         assert!(f.values.iter().all(|(k, _)| k != "password"));
     }
 

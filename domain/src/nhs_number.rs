@@ -57,7 +57,11 @@ impl NhsNumber {
 
 /// Modulus 11: weights 10 down to 2; 11 becomes 0; 10 means the number is invalid.
 fn check_digit(first_nine: &[u32]) -> Option<u32> {
-    let sum: u32 = first_nine.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
+    let sum: u32 = first_nine
+        .iter()
+        .zip((2..=10).rev())
+        .map(|(d, w)| d * w)
+        .sum();
     match 11 - (sum % 11) {
         11 => Some(0),
         10 => None,
@@ -115,7 +119,11 @@ mod tests {
     fn wrong_check_digits_are_rejected() {
         let f = fixtures();
         for n in list(&f, "invalid_check_digit") {
-            assert_eq!(NhsNumber::parse(&n), Err(NhsNumberError::BadCheckDigit), "{n}");
+            assert_eq!(
+                NhsNumber::parse(&n),
+                Err(NhsNumberError::BadCheckDigit),
+                "{n}"
+            );
         }
     }
 
@@ -126,15 +134,24 @@ mod tests {
             assert!(NhsNumber::parse(&n).is_err(), "{n}");
         }
         assert_eq!(NhsNumber::parse(""), Err(NhsNumberError::Empty));
-        assert_eq!(NhsNumber::parse("943476591X"), Err(NhsNumberError::NotDigits));
-        assert_eq!(NhsNumber::parse("943476591"), Err(NhsNumberError::WrongLength));
+        assert_eq!(
+            NhsNumber::parse("943476591X"),
+            Err(NhsNumberError::NotDigits)
+        );
+        assert_eq!(
+            NhsNumber::parse("943476591"),
+            Err(NhsNumberError::WrongLength)
+        );
     }
 
     #[test]
     fn spaces_and_hyphens_are_allowed() {
         let f = fixtures();
         for n in list(&f, "valid_when_spaces_removed") {
-            assert_eq!(NhsNumber::parse(&n).map(|x| x.formatted()), Ok("943 476 5919".into()));
+            assert_eq!(
+                NhsNumber::parse(&n).map(|x| x.formatted()),
+                Ok("943 476 5919".into())
+            );
         }
     }
 

@@ -25,7 +25,11 @@ impl OdsCode {
         let shape_ok = (3..=6).contains(&code.len())
             && code.chars().all(|c| c.is_ascii_alphanumeric())
             && code.starts_with(|c: char| c.is_ascii_alphabetic());
-        if shape_ok { Ok(Self(code)) } else { Err(OdsCodeError::Malformed) }
+        if shape_ok {
+            Ok(Self(code))
+        } else {
+            Err(OdsCodeError::Malformed)
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -46,7 +46,10 @@ pub trait Authenticator: Send + Sync {
 pub trait Directory: Send + Sync {
     async fn signed_in_user(&self, actor: &Actor) -> Result<SignedInUser, PortError>;
     async fn patient_ref(&self, patient: PatientId) -> Result<Option<PatientRef>, PortError>;
-    async fn patient_details(&self, patient: PatientRef) -> Result<Option<PatientDetails>, PortError>;
+    async fn patient_details(
+        &self,
+        patient: PatientRef,
+    ) -> Result<Option<PatientDetails>, PortError>;
     async fn find_by_nhs_number(
         &self,
         practice: PracticeId,
@@ -59,7 +62,11 @@ pub trait Directory: Send + Sync {
 pub trait AccessLog: Send + Sync {
     async fn record(&self, entry: NewAccessLogEntry) -> Result<(), PortError>;
     /// Newest first.
-    async fn for_patient(&self, patient: PatientRef, limit: u32) -> Result<Vec<AccessLogEntry>, PortError>;
+    async fn for_patient(
+        &self,
+        patient: PatientRef,
+        limit: u32,
+    ) -> Result<Vec<AccessLogEntry>, PortError>;
 }
 
 /// The current request's session, as a server function needs it.

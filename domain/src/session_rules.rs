@@ -53,10 +53,17 @@ mod tests {
     use crate::AccountId;
     use proptest::prelude::*;
 
-    const LIMITS: SessionLimits = SessionLimits { idle_seconds: 900, absolute_seconds: 12 * 3600 };
+    const LIMITS: SessionLimits = SessionLimits {
+        idle_seconds: 900,
+        absolute_seconds: 12 * 3600,
+    };
 
     fn session(signed_in_at: i64, last_seen_at: i64) -> SignedInSession {
-        SignedInSession { account: AccountId(1), signed_in_at, last_seen_at }
+        SignedInSession {
+            account: AccountId(1),
+            signed_in_at,
+            last_seen_at,
+        }
     }
 
     #[test]
@@ -68,7 +75,10 @@ mod tests {
     #[test]
     fn activity_cannot_extend_past_the_absolute_lifetime() {
         let now = 12 * 3600;
-        assert_eq!(session(0, now - 10).state(now, LIMITS), SessionState::LifetimeExceeded);
+        assert_eq!(
+            session(0, now - 10).state(now, LIMITS),
+            SessionState::LifetimeExceeded
+        );
     }
 
     proptest! {

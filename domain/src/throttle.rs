@@ -16,7 +16,9 @@ pub enum ThrottleDecision {
 
 /// `recent_*` are failures inside [`WINDOW`] before this attempt.
 pub fn decide(recent_for_account: u32, recent_for_address: u32) -> ThrottleDecision {
-    if recent_for_account >= MAX_FAILURES_PER_ACCOUNT || recent_for_address >= MAX_FAILURES_PER_ADDRESS {
+    if recent_for_account >= MAX_FAILURES_PER_ACCOUNT
+        || recent_for_address >= MAX_FAILURES_PER_ADDRESS
+    {
         ThrottleDecision::TooManyAttempts
     } else {
         ThrottleDecision::Proceed

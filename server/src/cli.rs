@@ -27,7 +27,13 @@ pub struct Cli {
     pub config_file: Option<PathBuf>,
 
     /// Log format: human-readable lines, or one JSON object per line.
-    #[arg(long, global = true, env = "PORTAL_LOG_FORMAT", value_enum, default_value = "human")]
+    #[arg(
+        long,
+        global = true,
+        env = "PORTAL_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]
@@ -61,14 +67,18 @@ fn parse_nhs(s: &str) -> Result<NhsNumber, String> {
     NhsNumber::parse(s).map_err(|e| e.to_string())
 }
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| "Date of birth must be a real date written as YYYY-MM-DD, like 1984-03-27".to_owned())
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        "Date of birth must be a real date written as YYYY-MM-DD, like 1984-03-27".to_owned()
+    })
 }
 fn parse_staff_role(s: &str) -> Result<Role, String> {
     match Role::parse(s) {
         Some(Role::Patient) => Err("Use create-patient to add a patient".to_owned()),
         Some(role) => Ok(role),
-        None => Err("Role must be one of: receptionist, clinician, practice_manager, system_admin".to_owned()),
+        None => Err(
+            "Role must be one of: receptionist, clinician, practice_manager, system_admin"
+                .to_owned(),
+        ),
     }
 }
 
@@ -116,10 +126,15 @@ fn read_new_password() -> anyhow::Result<SecretString> {
     if let Ok(p) = std::env::var("PORTAL_NEW_PASSWORD") {
         return Ok(SecretString::from(p));
     }
-    eprintln!("Password for the new account (at least {} characters), then Enter:", crate::passwords::MIN_PASSWORD_LEN);
+    eprintln!(
+        "Password for the new account (at least {} characters), then Enter:",
+        crate::passwords::MIN_PASSWORD_LEN
+    );
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()))
+    Ok(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 async fn migrated(config: &DatabaseConfig) -> anyhow::Result<db::Db> {
@@ -140,8 +155,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo(config) => {
             let db = migrated(&config).await?;
             match provisioning::seed_demo(&db).await? {
-                SeedOutcome::AlreadyThere => eprintln!("The demo practices are already there; nothing changed."),
-                SeedOutcome::Created { practices, patients, accounts } => eprintln!(
+                SeedOutcome::AlreadyThere => {
+                    eprintln!("The demo practices are already there; nothing changed.")
+                }
+                SeedOutcome::Created {
+                    practices,
+                    patients,
+                    accounts,
+                } => eprintln!(
                     "Created {practices} demo practices, {patients} patients and {accounts} accounts."
                 ),
             }
@@ -157,7 +178,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = read_new_password()?;
             let id = provisioning::create_staff(
                 &db,
-                NewStaff { email: args.email, display_name: args.name, role: args.role, practice: args.practice, password },
+                NewStaff {
+                    email: args.email,
+                    display_name: args.name,
+                    role: args.role,
+                    practice: args.practice,
+                    password,
+                },
             )
             .await?;
             eprintln!("Created staff account {id}.");

@@ -14,7 +14,12 @@ use std::path::PathBuf;
 pub struct DatabaseConfig {
     /// `sqlite://data/portal.db` (the default; the file and folder are
     /// created if missing) or `postgres://user:password@host:5432/name`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/portal.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/portal.db",
+        hide_env_values = true
+    )]
     pub database_url: SecretString,
 
     /// Most connections the server opens to the database.
@@ -66,7 +71,11 @@ pub struct ServeConfig {
     /// The address people use to reach the portal. Form posts must come from
     /// this origin (the CSRF defence), and cookies are marked Secure unless it
     /// is plain http on localhost.
-    #[arg(long, env = "PORTAL_PUBLIC_URL", default_value = "http://localhost:3000")]
+    #[arg(
+        long,
+        env = "PORTAL_PUBLIC_URL",
+        default_value = "http://localhost:3000"
+    )]
     pub public_url: String,
 
     /// Folder holding the built site: pkg/ (the browser bundle) and assets/.
@@ -103,7 +112,10 @@ impl ServeConfig {
         let origin = origin_of(&self.public_url);
         let mut origins = vec![origin.clone()];
         // localhost and 127.0.0.1 are the same machine; accept both in development.
-        for (a, b) in [("//localhost", "//127.0.0.1"), ("//127.0.0.1", "//localhost")] {
+        for (a, b) in [
+            ("//localhost", "//127.0.0.1"),
+            ("//127.0.0.1", "//localhost"),
+        ] {
             if origin.contains(a) {
                 origins.push(origin.replacen(a, b, 1));
             }
@@ -152,14 +164,26 @@ mod tests {
 
     #[test]
     fn passwords_never_appear_in_redacted_urls() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/portal"), "postgres://app:***@db:5432/portal");
-        assert_eq!(redact_url("sqlite://data/portal.db"), "sqlite://data/portal.db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/portal"),
+            "postgres://app:***@db:5432/portal"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/portal.db"),
+            "sqlite://data/portal.db"
+        );
     }
 
     #[test]
     fn origins() {
-        assert_eq!(origin_of("https://portal.example.nhs.uk/"), "https://portal.example.nhs.uk");
-        assert_eq!(origin_of("http://localhost:3000/x/y"), "http://localhost:3000");
+        assert_eq!(
+            origin_of("https://portal.example.nhs.uk/"),
+            "https://portal.example.nhs.uk"
+        );
+        assert_eq!(
+            origin_of("http://localhost:3000/x/y"),
+            "http://localhost:3000"
+        );
         assert!(is_loopback_url("http://127.0.0.1:3000"));
         assert!(!is_loopback_url("http://portal.example"));
     }

@@ -3,9 +3,9 @@
 //! which both dialects accept); the migrations differ per dialect.
 
 use crate::config::DatabaseConfig;
+use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::AnyPool;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -31,14 +31,21 @@ pub enum DbSetupError {
          on this machine, or postgres://user:password@host:5432/database for PostgreSQL"
     )]
     UnknownScheme,
-    #[error("Could not create the folder {folder} for the SQLite database: {cause}. Check that the portal may write there")]
-    Folder { folder: String, cause: std::io::Error },
+    #[error(
+        "Could not create the folder {folder} for the SQLite database: {cause}. Check that the portal may write there"
+    )]
+    Folder {
+        folder: String,
+        cause: std::io::Error,
+    },
     #[error(
         "Could not connect to the database at {url}: {cause}. Check that the database server is \
          running and that DATABASE_URL names the right host, port, user and database"
     )]
     Connect { url: String, cause: sqlx::Error },
-    #[error("Could not bring the database schema up to date: {0}. The database was left as it was before this migration")]
+    #[error(
+        "Could not bring the database schema up to date: {0}. The database was left as it was before this migration"
+    )]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
@@ -65,21 +72,33 @@ pub async fn connect(config: &DatabaseConfig) -> Result<Db, DbSetupError> {
         .acquire_timeout(Duration::from_secs(5))
         .connect(&url)
         .await
-        .map_err(|cause| DbSetupError::Connect { url: config.redacted_url(), cause })?;
+        .map_err(|cause| DbSetupError::Connect {
+            url: config.redacted_url(),
+            cause,
+        })?;
     Ok(Db { pool, dialect })
 }
 
 /// `sqlite://data/portal.db` -> creates data/ and asks SQLite to create the file.
 fn sqlite_url_creating_folder(url: &str) -> Result<String, DbSetupError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or("");
-    if path != ":memory:" && !path.is_empty() {
-        if let Some(folder) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder)
-                .map_err(|cause| DbSetupError::Folder { folder: folder.display().to_string(), cause })?;
-        }
+    let folder = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty());
+    if let Some(folder) = folder.filter(|_| path != ":memory:") {
+        std::fs::create_dir_all(folder).map_err(|cause| DbSetupError::Folder {
+            folder: folder.display().to_string(),
+            cause,
+        })?;
     }
-    Ok(if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") })
+    Ok(if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    })
 }
 
 impl Db {
@@ -94,7 +113,10 @@ impl Db {
 
     /// For `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("select 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 }
 

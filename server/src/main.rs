@@ -8,7 +8,13 @@ use std::process::ExitCode;
 fn load_config_file() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let from_args = args.iter().enumerate().find_map(|(i, a)| {
-        a.strip_prefix("--config-file=").map(str::to_owned).or_else(|| (a == "--config-file").then(|| args.get(i + 1).cloned()).flatten())
+        a.strip_prefix("--config-file=")
+            .map(str::to_owned)
+            .or_else(|| {
+                (a == "--config-file")
+                    .then(|| args.get(i + 1).cloned())
+                    .flatten()
+            })
     });
     let Some(path) = from_args.or_else(|| std::env::var("PORTAL_CONFIG_FILE").ok()) else {
         return Ok(());

@@ -2,7 +2,9 @@
 //! (19 MiB memory, 2 iterations, 1 lane). Always called off the async
 //! runtime: a hash takes tens of milliseconds of CPU.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 fn hasher() -> Argon2<'static> {
@@ -15,11 +17,19 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(hasher().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(hasher()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).map(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
+    PasswordHash::new(phc)
+        .map(|parsed| {
+            hasher()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 pub async fn hash_off_runtime(password: String) -> anyhow::Result<String> {
@@ -28,7 +38,9 @@ pub async fn hash_off_runtime(password: String) -> anyhow::Result<String> {
 }
 
 pub async fn verify_off_runtime(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify(&password, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use sqlx::{Any, Row, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("No practice with ODS code {0} exists. Check the code, or run `portal seed-demo` to create the demo practices")]
+    #[error(
+        "No practice with ODS code {0} exists. Check the code, or run `portal seed-demo` to create the demo practices"
+    )]
     UnknownPractice(String),
     #[error("A practice with ODS code {0} already exists")]
     PracticeExists(String),
@@ -64,7 +66,10 @@ async fn hash_checked(password: &SecretString) -> Result<String, ProvisionError>
         .map_err(|e| ProvisionError::Hashing(e.to_string()))
 }
 
-async fn practice_id(tx: &mut Transaction<'static, Any>, ods: &OdsCode) -> Result<PracticeId, ProvisionError> {
+async fn practice_id(
+    tx: &mut Transaction<'static, Any>,
+    ods: &OdsCode,
+) -> Result<PracticeId, ProvisionError> {
     sqlx::query("select id from practices where ods_code = $1")
         .bind(ods.as_str())
         .fetch_optional(&mut **tx)
@@ -76,23 +81,35 @@ async fn practice_id(tx: &mut Transaction<'static, Any>, ods: &OdsCode) -> Resul
         .ok_or_else(|| ProvisionError::UnknownPractice(ods.to_string()))
 }
 
-pub async fn create_practice(db: &Db, ods: &OdsCode, name: &str) -> Result<PracticeId, ProvisionError> {
+pub async fn create_practice(
+    db: &Db,
+    ods: &OdsCode,
+    name: &str,
+) -> Result<PracticeId, ProvisionError> {
     let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
     let id = insert_practice(&mut tx, ods, name).await?;
     tx.commit().await.map_err(ProvisionError::Database)?;
     Ok(id)
 }
 
-async fn insert_practice(tx: &mut Transaction<'static, Any>, ods: &OdsCode, name: &str) -> Result<PracticeId, ProvisionError> {
+async fn insert_practice(
+    tx: &mut Transaction<'static, Any>,
+    ods: &OdsCode,
+    name: &str,
+) -> Result<PracticeId, ProvisionError> {
     let name = check_name(name)?;
-    let row = sqlx::query("insert into practices (ods_code, name, created_at) values ($1, $2, $3) returning id")
-        .bind(ods.as_str())
-        .bind(name)
-        .bind(now_unix())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| classify(e, ProvisionError::PracticeExists(ods.to_string())))?;
-    Ok(PracticeId(row.try_get("id").map_err(ProvisionError::Database)?))
+    let row = sqlx::query(
+        "insert into practices (ods_code, name, created_at) values ($1, $2, $3) returning id",
+    )
+    .bind(ods.as_str())
+    .bind(name)
+    .bind(now_unix())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| classify(e, ProvisionError::PracticeExists(ods.to_string())))?;
+    Ok(PracticeId(
+        row.try_get("id").map_err(ProvisionError::Database)?,
+    ))
 }
 
 pub struct NewStaff {
@@ -111,12 +128,18 @@ pub async fn create_staff(db: &Db, staff: NewStaff) -> Result<AccountId, Provisi
     Ok(id)
 }
 
-async fn insert_staff(tx: &mut Transaction<'static, Any>, staff: &NewStaff, phc: String) -> Result<AccountId, ProvisionError> {
+async fn insert_staff(
+    tx: &mut Transaction<'static, Any>,
+    staff: &NewStaff,
+    phc: String,
+) -> Result<AccountId, ProvisionError> {
     let name = check_name(&staff.display_name)?;
     match (staff.role, &staff.practice) {
         (Role::Patient, _) => return Err(ProvisionError::PatientViaStaff),
         (Role::SystemAdmin, Some(_)) => return Err(ProvisionError::AdminHasNoPractice),
-        (role, None) if role != Role::SystemAdmin => return Err(ProvisionError::PracticeRequired(role.label())),
+        (role, None) if role != Role::SystemAdmin => {
+            return Err(ProvisionError::PracticeRequired(role.label()));
+        }
         _ => {}
     }
     let practice = match &staff.practice {
@@ -136,7 +159,9 @@ async fn insert_staff(tx: &mut Transaction<'static, Any>, staff: &NewStaff, phc:
     .fetch_one(&mut **tx)
     .await
     .map_err(|e| classify(e, ProvisionError::EmailTaken))?;
-    Ok(AccountId(row.try_get("id").map_err(ProvisionError::Database)?))
+    Ok(AccountId(
+        row.try_get("id").map_err(ProvisionError::Database)?,
+    ))
 }
 
 pub struct NewPatient {
@@ -205,7 +230,11 @@ pub const DEMO_PASSWORD: &str = "demo-password-2026";
 pub const DEMO_PATIENT_EMAIL: &str = "sarah.jones@example.com";
 
 pub enum SeedOutcome {
-    Created { practices: usize, patients: usize, accounts: usize },
+    Created {
+        practices: usize,
+        patients: usize,
+        accounts: usize,
+    },
     AlreadyThere,
 }
 
@@ -243,24 +272,77 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
     let email = |s: &str| Email::parse(s).map_err(|_| ProvisionError::BadName);
 
     let staff = [
-        ("priya.shah@riverside.example.com", "Priya Shah", Role::Receptionist, Some(&riverside)),
-        ("tom.okafor@riverside.example.com", "Dr Tom Okafor", Role::Clinician, Some(&riverside)),
-        ("helen.marsh@riverside.example.com", "Helen Marsh", Role::PracticeManager, Some(&riverside)),
-        ("sam.lee@hillside.example.com", "Sam Lee", Role::Receptionist, Some(&hillside)),
-        ("aisha.khan@hillside.example.com", "Dr Aisha Khan", Role::Clinician, Some(&hillside)),
-        ("mark.evans@hillside.example.com", "Mark Evans", Role::PracticeManager, Some(&hillside)),
-        ("admin@portal.example.com", "Service Administrator", Role::SystemAdmin, None),
+        (
+            "priya.shah@riverside.example.com",
+            "Priya Shah",
+            Role::Receptionist,
+            Some(&riverside),
+        ),
+        (
+            "tom.okafor@riverside.example.com",
+            "Dr Tom Okafor",
+            Role::Clinician,
+            Some(&riverside),
+        ),
+        (
+            "helen.marsh@riverside.example.com",
+            "Helen Marsh",
+            Role::PracticeManager,
+            Some(&riverside),
+        ),
+        (
+            "sam.lee@hillside.example.com",
+            "Sam Lee",
+            Role::Receptionist,
+            Some(&hillside),
+        ),
+        (
+            "aisha.khan@hillside.example.com",
+            "Dr Aisha Khan",
+            Role::Clinician,
+            Some(&hillside),
+        ),
+        (
+            "mark.evans@hillside.example.com",
+            "Mark Evans",
+            Role::PracticeManager,
+            Some(&hillside),
+        ),
+        (
+            "admin@portal.example.com",
+            "Service Administrator",
+            Role::SystemAdmin,
+            None,
+        ),
     ];
     let mut accounts = 0;
     for (address, name, role, practice) in staff {
-        let staff = NewStaff { email: email(address)?, display_name: name.into(), role, practice: practice.cloned(), password: password() };
+        let staff = NewStaff {
+            email: email(address)?,
+            display_name: name.into(),
+            role,
+            practice: practice.cloned(),
+            password: password(),
+        };
         insert_staff(&mut tx, &staff, demo_hash.clone()).await?;
         accounts += 1;
     }
 
     let people = [
-        ("Sarah", "Jones", "1984-03-27", true, Some(DEMO_PATIENT_EMAIL)),
-        ("Oliver", "Brown", "2001-11-02", false, Some("oliver.brown@example.com")),
+        (
+            "Sarah",
+            "Jones",
+            "1984-03-27",
+            true,
+            Some(DEMO_PATIENT_EMAIL),
+        ),
+        (
+            "Oliver",
+            "Brown",
+            "2001-11-02",
+            false,
+            Some("oliver.brown@example.com"),
+        ),
         ("Margaret", "Taylor", "1941-06-15", true, None),
         ("James", "Wilson", "1967-09-30", true, None),
         ("Amelia", "Davies", "2019-01-12", true, None),
@@ -271,7 +353,13 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         ("George", "Johnson", "1949-04-01", true, None),
         ("Chloe", "Walker", "1996-10-10", true, None),
         ("Noah", "Wright", "2012-03-03", true, None),
-        ("Amir", "Hussain", "1979-08-21", true, Some("amir.hussain@example.com")),
+        (
+            "Amir",
+            "Hussain",
+            "1979-08-21",
+            true,
+            Some("amir.hussain@example.com"),
+        ),
         ("Emily", "Green", "1988-01-30", true, None),
         ("Jack", "Hall", "1963-05-17", false, None),
         ("Sophie", "Clarke", "2003-09-09", true, None),
@@ -286,7 +374,11 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
     ];
     let mut numbers = demo_nhs_numbers();
     for (i, (given, family, dob, has_nhs, account_email)) in people.iter().enumerate() {
-        let practice = if i < 12 { riverside.clone() } else { hillside.clone() };
+        let practice = if i < 12 {
+            riverside.clone()
+        } else {
+            hillside.clone()
+        };
         let account = match account_email {
             Some(e) => Some((email(e)?, password())),
             None => None,
@@ -308,7 +400,11 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         .await?;
     }
     tx.commit().await.map_err(ProvisionError::Database)?;
-    Ok(SeedOutcome::Created { practices: 2, patients: people.len(), accounts })
+    Ok(SeedOutcome::Created {
+        practices: 2,
+        patients: people.len(),
+        accounts,
+    })
 }
 
 #[cfg(test)]
@@ -318,7 +414,10 @@ mod tests {
     #[test]
     fn demo_numbers_are_valid_and_distinct() {
         let numbers: Vec<_> = demo_nhs_numbers().take(30).collect();
-        let mut unique = numbers.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
+        let mut unique = numbers
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect::<Vec<_>>();
         unique.dedup();
         assert_eq!(unique.len(), 30);
         assert!(numbers.iter().all(|n| n.as_str().starts_with("999")));

@@ -1,12 +1,12 @@
 //! A patient's own pages: home with their details, and who has accessed
 //! their record.
 
+use crate::CurrentUser;
 use crate::api::{access_history, load_patient_details};
 use crate::components::{BackLink, ProblemPanel, SummaryRow, long_date, long_date_time};
 use crate::error::PortalError;
-use crate::CurrentUser;
-use domain::access_log::Outcome;
 use domain::PatientId;
+use domain::access_log::Outcome;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -18,7 +18,10 @@ async fn own_patient() -> Result<PatientId, PortalError> {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let details = Resource::new(|| (), |_| async move { load_patient_details(own_patient().await?).await });
+    let details = Resource::new(
+        || (),
+        |_| async move { load_patient_details(own_patient().await?).await },
+    );
     view! {
         <Title text="Your GP practice online"/>
         <Suspense>
@@ -49,7 +52,10 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 pub fn AccessLogPage() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| async move { access_history(own_patient().await?).await });
+    let entries = Resource::new(
+        || (),
+        |_| async move { access_history(own_patient().await?).await },
+    );
     view! {
         <Title text="Who has accessed your record"/>
         <BackLink href="/home" text="Back to home"/>

@@ -39,7 +39,13 @@ fn SignInForm(initial: FormFeedback) -> impl IntoView {
             feedback.set(checked);
         }
     };
-    let title = move || if feedback.get().has_errors() { "Error: Sign in" } else { "Sign in" };
+    let title = move || {
+        if feedback.get().has_errors() {
+            "Error: Sign in"
+        } else {
+            "Sign in"
+        }
+    };
     view! {
         <Title text=title/>
         <div class="nhsuk-grid-row">

@@ -1,9 +1,9 @@
 //! Practice staff: find a patient of their practice by NHS number and see
 //! their details.
 
+use crate::CurrentUser;
 use crate::api::{load_patient_details, take_feedback};
 use crate::components::{BackLink, ErrorSummary, ProblemPanel, SummaryRow, TextInput, long_date};
-use crate::CurrentUser;
 use domain::PatientId;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -50,7 +50,13 @@ pub fn StaffHomePage() -> impl IntoView {
 #[component]
 pub fn StaffPatientPage() -> impl IntoView {
     let params = use_params_map();
-    let patient = move || params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()).map(PatientId));
+    let patient = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|id| id.parse::<i64>().ok())
+                .map(PatientId)
+        })
+    };
     let details = Resource::new(patient, |patient| async move {
         match patient {
             Some(p) => load_patient_details(p).await,
@@ -78,4 +84,3 @@ pub fn StaffPatientPage() -> impl IntoView {
         </Suspense>
     }
 }
-

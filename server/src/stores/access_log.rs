@@ -36,7 +36,11 @@ impl AccessLog for SqlAccessLog {
         Ok(())
     }
 
-    async fn for_patient(&self, patient: PatientRef, limit: u32) -> Result<Vec<AccessLogEntry>, PortError> {
+    async fn for_patient(
+        &self,
+        patient: PatientRef,
+        limit: u32,
+    ) -> Result<Vec<AccessLogEntry>, PortError> {
         let rows = sqlx::query(
             "select l.at, a.display_name, l.actor_role, l.action, l.outcome
              from access_log l join accounts a on a.id = l.actor_account_id
@@ -60,8 +64,10 @@ impl AccessLog for SqlAccessLog {
                     at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default(),
                     who: r.try_get("display_name").map_err(db_err)?,
                     who_role: Role::parse(&role).ok_or_else(|| PortError::new("stored role"))?,
-                    action: RecordAction::parse(&action).ok_or_else(|| PortError::new("stored action"))?,
-                    outcome: Outcome::parse(&outcome).ok_or_else(|| PortError::new("stored outcome"))?,
+                    action: RecordAction::parse(&action)
+                        .ok_or_else(|| PortError::new("stored action"))?,
+                    outcome: Outcome::parse(&outcome)
+                        .ok_or_else(|| PortError::new("stored outcome"))?,
                 })
             })
             .collect()

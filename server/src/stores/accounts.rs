@@ -19,11 +19,16 @@ pub struct PasswordAuthenticator {
 
 impl PasswordAuthenticator {
     pub fn new(db: Db) -> Self {
-        let dummy_hash = passwords::hash("not a real password; used for timing only").unwrap_or_default();
+        let dummy_hash =
+            passwords::hash("not a real password; used for timing only").unwrap_or_default();
         Self { db, dummy_hash }
     }
 
-    async fn recent_failures(&self, email: &Email, client: &ClientAddress) -> Result<(u32, u32), PortError> {
+    async fn recent_failures(
+        &self,
+        email: &Email,
+        client: &ClientAddress,
+    ) -> Result<(u32, u32), PortError> {
         let since = now_unix() - throttle::WINDOW.as_secs() as i64;
         let row = sqlx::query(
             "select
@@ -67,7 +72,12 @@ impl PasswordAuthenticator {
 
 #[async_trait]
 impl Authenticator for PasswordAuthenticator {
-    async fn sign_in(&self, email: &Email, password: &str, client: &ClientAddress) -> Result<SignInOutcome, PortError> {
+    async fn sign_in(
+        &self,
+        email: &Email,
+        password: &str,
+        client: &ClientAddress,
+    ) -> Result<SignInOutcome, PortError> {
         let (by_account, by_address) = self.recent_failures(email, client).await?;
         if throttle::decide(by_account, by_address) == ThrottleDecision::TooManyAttempts {
             return Ok(SignInOutcome::TooManyAttempts);
@@ -104,19 +114,28 @@ impl Authenticator for PasswordAuthenticator {
 
 /// The Actor for a signed-in account, or None if the account is gone.
 pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, PortError> {
-    let row = sqlx::query("select id, role, practice_id, display_name, patient_id from accounts where id = $1")
-        .bind(account.0)
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(db_err)?;
+    let row = sqlx::query(
+        "select id, role, practice_id, display_name, patient_id from accounts where id = $1",
+    )
+    .bind(account.0)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(db_err)?;
     let Some(row) = row else { return Ok(None) };
     let role_text: String = row.try_get("role").map_err(db_err)?;
-    let role = Role::parse(&role_text).ok_or_else(|| PortError::new(format!("unknown role {role_text}")))?;
+    let role = Role::parse(&role_text)
+        .ok_or_else(|| PortError::new(format!("unknown role {role_text}")))?;
     Ok(Some(Actor {
         account,
         role,
-        practice: row.try_get::<Option<i64>, _>("practice_id").map_err(db_err)?.map(PracticeId),
+        practice: row
+            .try_get::<Option<i64>, _>("practice_id")
+            .map_err(db_err)?
+            .map(PracticeId),
         display_name: row.try_get("display_name").map_err(db_err)?,
-        acting_for: row.try_get::<Option<i64>, _>("patient_id").map_err(db_err)?.map(PatientId),
+        acting_for: row
+            .try_get::<Option<i64>, _>("patient_id")
+            .map_err(db_err)?
+            .map(PatientId),
     }))
 }

@@ -55,7 +55,10 @@ impl Directory for SqlDirectory {
             .transpose()
     }
 
-    async fn patient_details(&self, patient: PatientRef) -> Result<Option<PatientDetails>, PortError> {
+    async fn patient_details(
+        &self,
+        patient: PatientRef,
+    ) -> Result<Option<PatientDetails>, PortError> {
         let row = sqlx::query(
             "select p.given_name, p.family_name, p.date_of_birth, p.nhs_number, pr.name, pr.ods_code
              from patients p join practices pr on pr.id = p.practice_id
@@ -72,7 +75,9 @@ impl Directory for SqlDirectory {
         Ok(Some(PatientDetails {
             given_name: row.try_get("given_name").map_err(db_err)?,
             family_name: row.try_get("family_name").map_err(db_err)?,
-            date_of_birth: dob.parse().map_err(|e| PortError::new(format!("stored date of birth: {e}")))?,
+            date_of_birth: dob
+                .parse()
+                .map_err(|e| PortError::new(format!("stored date of birth: {e}")))?,
             nhs_number: nhs
                 .map(|n| NhsNumber::parse(&n))
                 .transpose()
@@ -82,16 +87,22 @@ impl Directory for SqlDirectory {
         }))
     }
 
-    async fn find_by_nhs_number(&self, practice: PracticeId, nhs_number: &NhsNumber) -> Result<Option<PatientRef>, PortError> {
-        sqlx::query("select id, practice_id from patients where practice_id = $1 and nhs_number = $2")
-            .bind(practice.0)
-            .bind(nhs_number.as_str())
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(patient_ref)
-            .transpose()
+    async fn find_by_nhs_number(
+        &self,
+        practice: PracticeId,
+        nhs_number: &NhsNumber,
+    ) -> Result<Option<PatientRef>, PortError> {
+        sqlx::query(
+            "select id, practice_id from patients where practice_id = $1 and nhs_number = $2",
+        )
+        .bind(practice.0)
+        .bind(nhs_number.as_str())
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(patient_ref)
+        .transpose()
     }
 
     async fn list_practices(&self) -> Result<Vec<PracticeSummary>, PortError> {

@@ -12,9 +12,9 @@ use domain::ports::{PortError, SessionHandle};
 use domain::session_rules::SignedInSession;
 use rand::RngCore;
 use sqlx::Row;
+use tower_sessions::Session;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions::Session;
 
 pub const AUTH_KEY: &str = "auth";
 const FEEDBACK_KEY: &str = "feedback";
@@ -31,7 +31,8 @@ fn backend(err: sqlx::Error) -> session_store::Error {
 #[async_trait]
 impl SessionStore for SqlSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         sqlx::query(
             "insert into sessions (id, data, expires_at) values ($1, $2, $3)
              on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
@@ -46,18 +47,20 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row = sqlx::query("select data, expires_at from sessions where id = $1 and expires_at > $2")
-            .bind(id.to_string())
-            .bind(now_unix())
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query("select data, expires_at from sessions where id = $1 and expires_at > $2")
+                .bind(id.to_string())
+                .bind(now_unix())
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let data: String = row.try_get("data").map_err(backend)?;
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
         Ok(Some(Record {
             id: *id,
-            data: serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data: serde_json::from_str(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         }))
@@ -96,8 +99,15 @@ impl SessionHandle for SessionAdapter {
         // A new id at sign-in, so an id planted before sign-in is worthless.
         self.0.cycle_id().await.map_err(session_err)?;
         let now = now_unix();
-        let signed_in = SignedInSession { account, signed_in_at: now, last_seen_at: now };
-        self.0.insert(AUTH_KEY, signed_in).await.map_err(session_err)
+        let signed_in = SignedInSession {
+            account,
+            signed_in_at: now,
+            last_seen_at: now,
+        };
+        self.0
+            .insert(AUTH_KEY, signed_in)
+            .await
+            .map_err(session_err)
     }
 
     async fn end(&self) -> Result<(), PortError> {
@@ -105,14 +115,20 @@ impl SessionHandle for SessionAdapter {
     }
 
     async fn put_feedback(&self, feedback: FormFeedback) -> Result<(), PortError> {
-        self.0.insert(FEEDBACK_KEY, feedback).await.map_err(session_err)
+        self.0
+            .insert(FEEDBACK_KEY, feedback)
+            .await
+            .map_err(session_err)
     }
 
     async fn take_feedback(&self, form: &str) -> Result<Option<FormFeedback>, PortError> {
         let stored: Option<FormFeedback> = self.0.get(FEEDBACK_KEY).await.map_err(session_err)?;
         match stored {
             Some(f) if f.form == form => {
-                self.0.remove_value(FEEDBACK_KEY).await.map_err(session_err)?;
+                self.0
+                    .remove_value(FEEDBACK_KEY)
+                    .await
+                    .map_err(session_err)?;
                 Ok(Some(f))
             }
             _ => Ok(None),
@@ -123,7 +139,10 @@ impl SessionHandle for SessionAdapter {
 /// The key that signs session cookies: from configuration if given, else the
 /// one stored in the database, else a new one stored for next time. Racing
 /// servers agree because only the first insert wins.
-pub async fn cookie_key(db: &Db, configured: Option<&str>) -> anyhow::Result<tower_sessions::cookie::Key> {
+pub async fn cookie_key(
+    db: &Db,
+    configured: Option<&str>,
+) -> anyhow::Result<tower_sessions::cookie::Key> {
     let engine = base64::engine::general_purpose::STANDARD;
     let encoded = match configured {
         Some(k) => k.to_owned(),
@@ -144,9 +163,12 @@ pub async fn cookie_key(db: &Db, configured: Option<&str>) -> anyhow::Result<tow
                 .map_err(db_err)?
         }
     };
-    let bytes = engine
-        .decode(encoded.trim())
-        .map_err(|_| anyhow::anyhow!("PORTAL_SESSION_KEY must be base64 (for example from `openssl rand -base64 64`)"))?;
-    tower_sessions::cookie::Key::try_from(bytes.as_slice())
-        .map_err(|_| anyhow::anyhow!("PORTAL_SESSION_KEY must hold at least 64 bytes once decoded from base64"))
+    let bytes = engine.decode(encoded.trim()).map_err(|_| {
+        anyhow::anyhow!(
+            "PORTAL_SESSION_KEY must be base64 (for example from `openssl rand -base64 64`)"
+        )
+    })?;
+    tower_sessions::cookie::Key::try_from(bytes.as_slice()).map_err(|_| {
+        anyhow::anyhow!("PORTAL_SESSION_KEY must hold at least 64 bytes once decoded from base64")
+    })
 }

@@ -30,11 +30,18 @@ fn accepts_html(req: &Request) -> bool {
 
 fn client_address(req: &Request, trust_forwarded_for: bool) -> ClientAddress {
     let forwarded = trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+        })
         .flatten()
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_owned());
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     ClientAddress(forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned()))
 }
 
@@ -56,7 +63,12 @@ fn json_refusal(status: StatusCode, error: app::error::PortalError) -> Response 
 
 /// Resolves who is asking, enforces the idle timeout, and applies the page
 /// and server-function access tables before anything else runs.
-pub async fn request_context(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let now = crate::db::now_unix();
     let mut actor = None;
     let mut timed_out = false;
@@ -66,7 +78,10 @@ pub async fn request_context(State(state): State<AppState>, session: Session, mu
                 Ok(Some(found)) => {
                     actor = Some(found);
                     if signed_in.needs_touch(now) {
-                        let touched = SignedInSession { last_seen_at: now, ..signed_in };
+                        let touched = SignedInSession {
+                            last_seen_at: now,
+                            ..signed_in
+                        };
                         if let Err(err) = session.insert(AUTH_KEY, touched).await {
                             tracing::warn!(cause = %err, "could not record session activity");
                         }
@@ -121,21 +136,29 @@ pub async fn request_context(State(state): State<AppState>, session: Session, mu
         match access.decide(actor.as_ref()) {
             Decision::Allow => {}
             Decision::SignInRequired if html => {
-                return Redirect::to(if timed_out { SIGNED_OUT_INACTIVE } else { "/sign-in" }).into_response();
+                return Redirect::to(if timed_out {
+                    SIGNED_OUT_INACTIVE
+                } else {
+                    "/sign-in"
+                })
+                .into_response();
             }
             Decision::SignInRequired => {
-                return json_refusal(StatusCode::UNAUTHORIZED, app::error::PortalError::SignInRequired);
+                return json_refusal(
+                    StatusCode::UNAUTHORIZED,
+                    app::error::PortalError::SignInRequired,
+                );
             }
-            Decision::Forbidden => return json_refusal(StatusCode::FORBIDDEN, app::error::PortalError::Forbidden),
+            Decision::Forbidden => {
+                return json_refusal(StatusCode::FORBIDDEN, app::error::PortalError::Forbidden);
+            }
         }
     } else if matches!(*req.method(), Method::GET | Method::HEAD) {
         if timed_out && path != "/signed-out" {
             return Redirect::to(SIGNED_OUT_INACTIVE).into_response();
         }
-        if let Some(a) = &actor {
-            if path == "/" || path == "/sign-in" {
-                return Redirect::to(home_path(a.role)).into_response();
-            }
+        if let Some(a) = actor.as_ref().filter(|_| path == "/" || path == "/sign-in") {
+            return Redirect::to(home_path(a.role)).into_response();
         }
         match page_access(&path).map(|access| access.decide(actor.as_ref())) {
             Some(Decision::SignInRequired) => return Redirect::to("/sign-in").into_response(),
@@ -151,15 +174,25 @@ pub async fn request_context(State(state): State<AppState>, session: Session, mu
 /// The CSRF defence: a state-changing request must come from one of our own
 /// origins (Origin header, or Referer where a browser sends no Origin).
 /// SameSite=Lax cookies are the second line.
-pub async fn reject_cross_origin_writes(State(origins): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
+pub async fn reject_cross_origin_writes(
+    State(origins): State<Arc<Vec<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let same_origin = {
-        let header_text = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        let header_text = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
         match (header_text(header::ORIGIN), header_text(header::REFERER)) {
             (Some(origin), _) => origins.iter().any(|o| o == origin),
-            (None, Some(referer)) => origins.iter().any(|o| referer == o || referer.starts_with(&format!("{o}/"))),
+            (None, Some(referer)) => origins
+                .iter()
+                .any(|o| referer == o || referer.starts_with(&format!("{o}/"))),
             (None, None) => false,
         }
     };
@@ -176,7 +209,8 @@ pub async fn reject_cross_origin_writes(State(origins): State<Arc<Vec<String>>>,
 }
 
 pub async fn security_headers(State(secure): State<bool>, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/pkg/") || req.uri().path().starts_with("/assets/");
+    let is_static =
+        req.uri().path().starts_with("/pkg/") || req.uri().path().starts_with("/assets/");
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     let set = |headers: &mut axum::http::HeaderMap, name, value: &'static str| {
@@ -185,7 +219,10 @@ pub async fn security_headers(State(secure): State<bool>, req: Request, next: Ne
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "same-origin");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    headers.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
     // Pages set their own policy with a nonce; everything else gets the strictest.
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         set(
@@ -198,7 +235,11 @@ pub async fn security_headers(State(secure): State<bool>, req: Request, next: Ne
     let cache = if is_static { "no-cache" } else { "no-store" };
     set(headers, header::CACHE_CONTROL, cache);
     if secure {
-        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
     }
     res
 }

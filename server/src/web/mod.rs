@@ -44,7 +44,9 @@ impl FromRef<AppState> for LeptosOptions {
 /// The whole application, ready to serve. The database must be migrated.
 pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
     use secrecy::ExposeSecret;
-    let key = stores::sessions::cookie_key(&db, config.session_key.as_ref().map(|k| k.expose_secret())).await?;
+    let key =
+        stores::sessions::cookie_key(&db, config.session_key.as_ref().map(|k| k.expose_secret()))
+            .await?;
     let store = SqlSessionStore { db: db.clone() };
     spawn_expired_session_sweeper(store.clone());
 
@@ -60,7 +62,9 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         // The store keeps a session for its whole lifetime; the idle timeout is
         // enforced by the request-context middleware, which can then say why
         // someone was signed out.
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(limits.absolute_seconds)))
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            limits.absolute_seconds,
+        )))
         .with_signed(key);
 
     let leptos_options = LeptosOptions::builder()
@@ -153,7 +157,12 @@ fn spawn_expired_session_sweeper(store: SqlSessionStore) {
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database).await?;
     db.migrate().await?;
-    if !config.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js")).exists() {
+    if !config
+        .site_root
+        .join("pkg")
+        .join(format!("{BUNDLE_NAME}.js"))
+        .exists()
+    {
         tracing::warn!(
             site_root = %config.site_root.display(),
             "the browser bundle is missing: pages will work without JavaScript only. Run scripts/build-site"
@@ -164,9 +173,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     })?;
     let app = build(config.clone(), db).await?;
     tracing::info!(addr = %config.addr, public_url = %config.public_url, "serving the portal");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 
@@ -176,7 +188,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

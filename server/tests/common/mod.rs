@@ -38,21 +38,38 @@ pub struct TestApp {
 
 /// Which backend this run uses, for messages.
 pub fn backend() -> &'static str {
-    if std::env::var("PORTAL_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) { "postgres" } else { "sqlite" }
+    if std::env::var("PORTAL_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 /// A URL for a brand-new, empty database.
 pub async fn fresh_database_url() -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let unique = format!("{}_{}_{}", std::process::id(), n, chrono::Utc::now().timestamp_micros());
+    let unique = format!(
+        "{}_{}_{}",
+        std::process::id(),
+        n,
+        chrono::Utc::now().timestamp_micros()
+    );
     match std::env::var("PORTAL_TEST_DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
             let name = format!("portal_test_{unique}");
-            let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL for tests");
-            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+            let mut conn = sqlx::AnyConnection::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL for tests");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin.clone());
             format!("{base}/{name}")
         }
         _ => {
@@ -63,7 +80,10 @@ pub async fn fresh_database_url() -> String {
 }
 
 pub fn database_config(url: &str) -> DatabaseConfig {
-    DatabaseConfig { database_url: SecretString::from(url.to_owned()), max_connections: 5 }
+    DatabaseConfig {
+        database_url: SecretString::from(url.to_owned()),
+        max_connections: 5,
+    }
 }
 
 pub fn serve_config(url: &str) -> ServeConfig {
@@ -82,21 +102,33 @@ pub fn serve_config(url: &str) -> ServeConfig {
 async fn seed(db: &Db) -> Fixtures {
     let a = OdsCode::parse("A81001").expect("ods");
     let b = OdsCode::parse("B82002").expect("ods");
-    provisioning::create_practice(db, &a, "Riverside Surgery").await.expect("practice a");
-    provisioning::create_practice(db, &b, "Hillside Medical Centre").await.expect("practice b");
+    provisioning::create_practice(db, &a, "Riverside Surgery")
+        .await
+        .expect("practice a");
+    provisioning::create_practice(db, &b, "Hillside Medical Centre")
+        .await
+        .expect("practice b");
     let pw = || SecretString::from(PASSWORD);
     let email = |e: &str| Email::parse(e).expect("email");
-    let patient = |practice: &OdsCode, given: &str, nhs: Option<&str>, account: Option<&str>| NewPatient {
-        practice: practice.clone(),
-        given_name: given.into(),
-        family_name: "Testperson".into(),
-        date_of_birth: "1984-03-27".parse().expect("date"),
-        nhs_number: nhs.map(|n| NhsNumber::parse(n).expect("nhs")),
-        account: account.map(|e| (email(e), pw())),
-    };
-    let sarah = provisioning::create_patient(db, patient(&a, "Sarah", Some(SARAH_NHS), Some(SARAH))).await.expect("sarah");
-    let bob = provisioning::create_patient(db, patient(&a, "Bob", None, Some("bob@example.com"))).await.expect("bob");
-    let other = provisioning::create_patient(db, patient(&b, "Hana", Some("9912003888"), None)).await.expect("hana");
+    let patient =
+        |practice: &OdsCode, given: &str, nhs: Option<&str>, account: Option<&str>| NewPatient {
+            practice: practice.clone(),
+            given_name: given.into(),
+            family_name: "Testperson".into(),
+            date_of_birth: "1984-03-27".parse().expect("date"),
+            nhs_number: nhs.map(|n| NhsNumber::parse(n).expect("nhs")),
+            account: account.map(|e| (email(e), pw())),
+        };
+    let sarah =
+        provisioning::create_patient(db, patient(&a, "Sarah", Some(SARAH_NHS), Some(SARAH)))
+            .await
+            .expect("sarah");
+    let bob = provisioning::create_patient(db, patient(&a, "Bob", None, Some("bob@example.com")))
+        .await
+        .expect("bob");
+    let other = provisioning::create_patient(db, patient(&b, "Hana", Some("9912003888"), None))
+        .await
+        .expect("hana");
     for (address, role, practice) in [
         (RECEPTION_A, Role::Receptionist, Some(&a)),
         (RECEPTION_B, Role::Receptionist, Some(&b)),
@@ -105,12 +137,22 @@ async fn seed(db: &Db) -> Fixtures {
     ] {
         provisioning::create_staff(
             db,
-            NewStaff { email: email(address), display_name: format!("Staff {address}"), role, practice: practice.cloned(), password: pw() },
+            NewStaff {
+                email: email(address),
+                display_name: format!("Staff {address}"),
+                role,
+                practice: practice.cloned(),
+                password: pw(),
+            },
         )
         .await
         .expect("staff");
     }
-    Fixtures { sarah, bob, other_practice_patient: other }
+    Fixtures {
+        sarah,
+        bob,
+        other_practice_patient: other,
+    }
 }
 
 pub fn client() -> reqwest::Client {
@@ -128,13 +170,22 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let url = fresh_database_url().await;
-        let db = server::db::connect(&database_config(&url)).await.expect("connect");
+        let db = server::db::connect(&database_config(&url))
+            .await
+            .expect("connect");
         db.migrate().await.expect("migrate");
         let fixtures = seed(&db).await;
         let mut config = serve_config(&url);
         adjust(&mut config);
         let base = start(&mut config, db.clone()).await;
-        TestApp { base, db, database_url: url, config, client: client(), fixtures }
+        TestApp {
+            base,
+            db,
+            database_url: url,
+            config,
+            client: client(),
+            fixtures,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -146,7 +197,12 @@ impl TestApp {
         self.post_form_with(&self.client, path, form).await
     }
 
-    pub async fn post_form_with(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         client
             .post(self.url(path))
             .header("origin", &self.base)
@@ -158,7 +214,12 @@ impl TestApp {
     }
 
     /// A server-function call as the hydrated app makes it.
-    pub async fn call(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         client
             .post(self.url(path))
             .header("origin", &self.base)
@@ -170,7 +231,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).header("accept", "text/html").send().await.expect("get")
+        self.client
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("get")
     }
 
     pub async fn sign_in(&self, email: &str) -> reqwest::Response {
@@ -178,39 +244,65 @@ impl TestApp {
     }
 
     pub async fn sign_in_with(&self, client: &reqwest::Client, email: &str) -> reqwest::Response {
-        let res = self.post_form_with(client, "/api/sign_in", &[("email", email), ("password", PASSWORD)]).await;
+        let res = self
+            .post_form_with(
+                client,
+                "/api/sign_in",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(location(&res), "/", "{email} should be signed in");
         res
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query(sql).fetch_one(&self.db.pool).await.expect("count").try_get::<i64, _>(0).expect("i64")
+        sqlx::query(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("count")
+            .try_get::<i64, _>(0)
+            .expect("i64")
     }
 }
 
 /// Binds port 0, points the public URL at it, and serves in the background.
 pub async fn start(config: &mut ServeConfig, db: Db) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}");
     if config.public_url == "http://127.0.0.1:0" {
         config.public_url = base.clone();
     }
     config.addr = addr;
-    let app = server::web::build(config.clone(), db).await.expect("build app");
+    let app = server::web::build(config.clone(), db)
+        .await
+        .expect("build app");
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .expect("serve");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     base
 }
 
 pub fn location(res: &reqwest::Response) -> String {
-    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 pub fn header(res: &reqwest::Response, name: &str) -> String {
-    res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
