@@ -608,3 +608,39 @@ async fn every_page_has_an_access_rule() {
         );
     }
 }
+
+/// An unknown email costs about as much as a wrong password (a dummy hash is
+/// verified), so response times do not reveal who has an account.
+#[tokio::test]
+async fn unknown_emails_take_as_long_as_wrong_passwords() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let timed = |email: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            let started = std::time::Instant::now();
+            app.call(
+                c,
+                "/api/sign_in",
+                &[("email", email.as_str()), ("password", "wrong-wrong-wrong")],
+            )
+            .await;
+            started.elapsed()
+        }
+    };
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    // Below both throttle limits: 4 per account, 8 from this address.
+    for i in 0..4 {
+        known.push(timed(SARAH.to_owned()).await);
+        unknown.push(timed(format!("nobody{i}@example.com")).await);
+    }
+    known.sort();
+    unknown.sort();
+    let (known, unknown) = (known[2], unknown[2]);
+    assert!(
+        unknown * 3 > known,
+        "unknown email answered in {unknown:?}, wrong password in {known:?}: the dummy verification is missing"
+    );
+}

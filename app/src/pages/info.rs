@@ -100,10 +100,7 @@ pub fn CookiesPage() -> impl IntoView {
 
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        res.set_status(http::StatusCode::NOT_FOUND);
-    }
+    set_status(404);
     view! {
         <Title text="Page not found"/>
         <div class="nhsuk-grid-row">
@@ -120,10 +117,7 @@ pub fn NotFoundPage() -> impl IntoView {
 /// Where the server sends someone who opened a page their role may not see.
 #[component]
 pub fn ForbiddenPage() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        res.set_status(http::StatusCode::FORBIDDEN);
-    }
+    set_status(403);
     view! {
         <Title text="You do not have permission to see this"/>
         <div class="nhsuk-grid-row">
@@ -133,5 +127,16 @@ pub fn ForbiddenPage() -> impl IntoView {
                 <p><a href="/">"Go to your home page"</a></p>
             </div>
         </div>
+    }
+}
+
+/// Sets the HTTP status of the page being rendered (server only).
+fn set_status(_code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(res), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(_code),
+    ) {
+        res.set_status(status);
     }
 }

@@ -203,14 +203,8 @@ impl TestApp {
         path: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        client
-            .post(self.url(path))
-            .header("origin", &self.base)
-            .header("accept", "text/html,application/xhtml+xml")
-            .form(form)
-            .send()
+        self.post(client, path, form, "text/html,application/xhtml+xml")
             .await
-            .expect("post")
     }
 
     /// A server-function call as the hydrated app makes it.
@@ -220,14 +214,24 @@ impl TestApp {
         path: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.post(client, path, form, "application/json").await
+    }
+
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+        accept: &str,
+    ) -> reqwest::Response {
         client
             .post(self.url(path))
             .header("origin", &self.base)
-            .header("accept", "application/json")
+            .header("accept", accept)
             .form(form)
             .send()
             .await
-            .expect("call")
+            .expect("post")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
