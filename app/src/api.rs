@@ -128,11 +128,11 @@ pub async fn access_history(patient: PatientId) -> Result<Vec<AccessLogEntry>, P
 pub async fn find_patient(nhs_number: String) -> Result<FormFeedback, PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<FindPatient>()?;
-    let feedback = FormFeedback::new("find-patient").keep("nhs-number", &nhs_number);
+    let feedback = FormFeedback::new("find-patient").keep("nhs_number", &nhs_number);
     let nhs = match domain::NhsNumber::parse(&nhs_number) {
         Ok(n) => n,
         Err(e) => {
-            return send_back(&ctx, feedback.error("nhs-number", e.to_string()), "/staff").await;
+            return send_back(&ctx, feedback.error("nhs_number", e.to_string()), "/staff").await;
         }
     };
     let Some(practice) = actor.practice else {
@@ -144,7 +144,7 @@ pub async fn find_patient(nhs_number: String) -> Result<FormFeedback, PortalErro
         .await?;
     let Some(found) = found else {
         let message = "No patient with that NHS number is registered at this practice. Check the number and try again";
-        return send_back(&ctx, feedback.error("nhs-number", message), "/staff").await;
+        return send_back(&ctx, feedback.error("nhs_number", message), "/staff").await;
     };
     let patient = read_patient_data(
         &ctx,

@@ -140,6 +140,8 @@ pub fn ErrorSummary(feedback: Signal<FormFeedback>) -> impl IntoView {
 }
 
 /// A labelled text input with its hint and error message, NHS.UK style.
+/// `id` is also the field's `name`, so it must be the server function's
+/// argument name (and the key used in its `FormFeedback`).
 #[component]
 pub fn TextInput(
     id: &'static str,

@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
             </Suspense>
             <div class="nhsuk-width-container">
                 <main class="nhsuk-main-wrapper" id="maincontent" role="main">
+                    <ErrorFromPlainForm/>
                     <Routes fallback=pages::info::NotFoundPage>
                         <Route path=path!("/") view=pages::info::StartPage ssr=ssr.clone()/>
                         <Route path=path!("/sign-in") view=pages::sign_in::SignInPage ssr=ssr.clone()/>
@@ -106,5 +107,20 @@ pub fn App() -> impl IntoView {
             </div>
             <Footer/>
         </Router>
+    }
+}
+
+/// Without JavaScript, a server function that fails outright sends the
+/// browser back to the form's page with the error in the URL (`__err`).
+/// Show it in plain words rather than silently dropping it.
+#[component]
+fn ErrorFromPlainForm() -> impl IntoView {
+    use leptos::server_fn::error::ServerFnUrlError;
+    let query = leptos_router::hooks::use_query_map();
+    move || {
+        query.with(|q| q.get("__err")).map(|encoded| {
+            let error = ServerFnUrlError::<PortalError>::decode_err(&encoded);
+            view! { <components::ProblemPanel error/> }
+        })
     }
 }

@@ -362,6 +362,9 @@ async fn staff_see_only_their_own_practices_patients() {
 
     let app = TestApp::spawn().await;
     app.sign_in(RECEPTION_A).await;
+    // The field the form really sends is the one the server function reads.
+    let form = app.get("/staff").await.text().await.expect("body");
+    assert!(form.contains(r#"name="nhs_number""#), "{form}");
     let res = app
         .post_form("/api/find_patient", &[("nhs_number", "943 476 5919")])
         .await;
@@ -642,5 +645,38 @@ async fn unknown_emails_take_as_long_as_wrong_passwords() {
     assert!(
         unknown * 3 > known,
         "unknown email answered in {unknown:?}, wrong password in {known:?}: the dummy verification is missing"
+    );
+}
+
+/// A form post the server cannot make sense of (here, a field name the
+/// server function does not know) sends a browser without JavaScript back to
+/// the page with a plain message, never a blank page or a stack trace.
+#[tokio::test]
+async fn a_failed_plain_form_post_is_explained_on_the_page() {
+    let app = TestApp::spawn().await;
+    app.sign_in(RECEPTION_A).await;
+    let res = app
+        .client
+        .post(app.url("/api/find_patient"))
+        .header("origin", &app.base)
+        .header("referer", app.url("/staff"))
+        .header("accept", "text/html")
+        .form(&[("nhs-number", SARAH_NHS)])
+        .send()
+        .await
+        .expect("post");
+    let back = location(&res);
+    assert!(back.contains("/staff") && back.contains("__err="), "{back}");
+    let page = app
+        .client
+        .get(&back)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    let body = page.text().await.expect("body");
+    assert!(
+        body.contains("Sorry, we could not understand that request"),
+        "{body}"
     );
 }

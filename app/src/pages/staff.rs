@@ -29,7 +29,7 @@ pub fn StaffHomePage() -> impl IntoView {
                             <p>{format!("You are signed in as {} ({}).", user.display_name, user.role.label())}</p>
                             <form method="post" action="/api/find_patient" novalidate>
                                 <TextInput
-                                    id="nhs-number"
+                                    id="nhs_number"
                                     label="NHS number"
                                     hint="For example, 943 476 5919"
                                     width_class="nhsuk-input--width-10"

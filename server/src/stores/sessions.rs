@@ -30,6 +30,32 @@ fn backend(err: sqlx::Error) -> session_store::Error {
 
 #[async_trait]
 impl SessionStore for SqlSessionStore {
+    /// A plain insert, so a colliding id is refused by the primary key and a
+    /// new id drawn, rather than overwriting someone else's session.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        loop {
+            let inserted =
+                sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
+                    .bind(record.id.to_string())
+                    .bind(&data)
+                    .bind(record.expiry_date.unix_timestamp())
+                    .execute(&self.db.pool)
+                    .await;
+            match inserted {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_database_error()
+                        .is_some_and(|d| d.is_unique_violation()) =>
+                {
+                    record.id = Id::default()
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
