@@ -346,6 +346,7 @@ async fn logs_carry_request_ids_and_no_patient_data() {
     .await
     .expect("post");
     let _ = child.kill();
+    let _ = child.wait();
     let stderr = child.stderr.take().expect("stderr");
     let lines: Vec<String> = BufReader::new(stderr)
         .lines()
