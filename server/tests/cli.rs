@@ -273,6 +273,14 @@ async fn logs_carry_request_ids_and_no_patient_data() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve");
+    // Drain the log as it is written, so a full pipe never stalls the server.
+    let stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
     let client = common::client();
     let mut ready = false;
     for _ in 0..100 {
@@ -347,11 +355,7 @@ async fn logs_carry_request_ids_and_no_patient_data() {
     .expect("post");
     let _ = child.kill();
     let _ = child.wait();
-    let stderr = child.stderr.take().expect("stderr");
-    let lines: Vec<String> = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .collect();
+    let lines = reader.join().expect("log reader");
     assert!(lines.len() > 10, "the server logged its requests");
     let mut with_request_id = 0;
     for line in &lines {
