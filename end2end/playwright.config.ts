@@ -10,7 +10,8 @@ import { defineConfig, type LaunchOptions } from '@playwright/test';
 // Browsers are never downloaded: the system (Debian) chromium is used.
 
 const repoRoot = path.resolve(__dirname, '..');
-const port = 3100;
+// E2E_PORT lets two runs share a machine; scripts/e2e-server reads it too.
+const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 
 const launchOptions: LaunchOptions = {

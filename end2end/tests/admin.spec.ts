@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { accounts, expectNoAxeViolations, signIn } from './helpers';
+import { expect } from '@playwright/test';
+import { test, accounts, expectNoAxeViolations, signIn } from './helpers';
 
 test.describe('The system administrator', () => {
   test('signs in and sees the practices', async ({ page }) => {

@@ -1,5 +1,27 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test as base, type Page } from '@playwright/test';
+
+/**
+ * Every spec uses this `test`: it fails any test in which the browser threw
+ * (for example a hydration panic in the wasm bundle) or logged a panic or
+ * hydration error, even if the page still looked right.
+ */
+export const test = base.extend<{ failOnBrowserErrors: void }>({
+  failOnBrowserErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error' && /panicked|hydration|unreachable/i.test(message.text())) {
+          errors.push(`console: ${message.text()}`);
+        }
+      });
+      await use();
+      expect(errors, 'the browser reported errors while running this test').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 /** Every demo account (seeded by scripts/e2e-server) uses this password. */
 export const DEMO_PASSWORD = 'demo-password-2026';

@@ -1,5 +1,5 @@
-import { expect, test, type Locator, type Page } from '@playwright/test';
-import { accounts, expectNoAxeViolations, signIn, signOut, waitForHydration } from './helpers';
+import { expect, type Locator, type Page } from '@playwright/test';
+import { test, accounts, expectNoAxeViolations, signIn, signOut, waitForHydration } from './helpers';
 
 /** The value cell of a summary-list row, found by its key. */
 function summaryValue(page: Page, key: string): Locator {

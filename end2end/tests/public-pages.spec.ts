@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { expectNoAxeViolations, waitForHydration, waitForSignInPageReady } from './helpers';
+import { expect } from '@playwright/test';
+import { test, expectNoAxeViolations, waitForHydration, waitForSignInPageReady } from './helpers';
 
 // Pages anyone can open without signing in.
 

@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { accounts, expectNoAxeViolations, isHydrated, signIn, waitForHydration } from './helpers';
+import { expect } from '@playwright/test';
+import { test, accounts, expectNoAxeViolations, isHydrated, signIn, waitForHydration } from './helpers';
 
 test.describe('Security headers', () => {
   test('a signed-in page may not be stored by the browser or a proxy', async ({ page }) => {

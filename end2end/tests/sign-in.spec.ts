@@ -1,5 +1,6 @@
-import { expect, test, type Request } from '@playwright/test';
+import { expect, type Request } from '@playwright/test';
 import {
+  test,
   accounts,
   expectNoAxeViolations,
   isHydrated,

@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { accounts, expectNoAxeViolations, signIn, signOut, waitForHydration } from './helpers';
+import { expect, type Page } from '@playwright/test';
+import { test, accounts, expectNoAxeViolations, signIn, signOut, waitForHydration } from './helpers';
 
 const NOT_REGISTERED = 'No patient with that NHS number is registered at this practice';
 
