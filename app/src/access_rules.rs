@@ -105,6 +105,7 @@ mod tests {
                 role,
                 practice: None,
                 display_name: String::new(),
+                practice_name: None,
                 acting_for: None,
             };
             let access = page_access(home_path(role)).expect("home page is listed");

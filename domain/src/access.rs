@@ -95,6 +95,8 @@ pub struct Actor {
     /// None only for system administrators.
     pub practice: Option<PracticeId>,
     pub display_name: String,
+    /// Shown in the header; loaded with the account in one query.
+    pub practice_name: Option<String>,
     /// The patient whose record this person is using: their own for a
     /// patient; later, the person they care for when acting as a proxy.
     pub acting_for: Option<PatientId>,
@@ -170,6 +172,7 @@ mod tests {
             role,
             practice: Some(PracticeId(practice)),
             display_name: "Test".into(),
+            practice_name: None,
             acting_for: acting_for.map(PatientId),
         }
     }

@@ -3,10 +3,11 @@
 //! Nothing here carries a password hash or a database type.
 
 use crate::access::{Actor, PatientRef};
+
 use crate::access_log::{AccessLogEntry, NewAccessLogEntry};
 use crate::forms::FormFeedback;
 use crate::ids::{AccountId, PatientId, PracticeId};
-use crate::views::{PatientDetails, PracticeSummary, SignedInUser};
+use crate::views::{PatientDetails, PracticeSummary};
 use crate::{Email, NhsNumber};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -44,7 +45,6 @@ pub trait Authenticator: Send + Sync {
 
 #[async_trait]
 pub trait Directory: Send + Sync {
-    async fn signed_in_user(&self, actor: &Actor) -> Result<SignedInUser, PortError>;
     async fn patient_ref(&self, patient: PatientId) -> Result<Option<PatientRef>, PortError>;
     async fn patient_details(
         &self,

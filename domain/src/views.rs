@@ -14,6 +14,17 @@ pub struct SignedInUser {
     pub patient: Option<crate::PatientId>,
 }
 
+impl From<&crate::Actor> for SignedInUser {
+    fn from(actor: &crate::Actor) -> Self {
+        Self {
+            display_name: actor.display_name.clone(),
+            role: actor.role,
+            practice_name: actor.practice_name.clone(),
+            patient: actor.acting_for,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientDetails {
     pub given_name: String,

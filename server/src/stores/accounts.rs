@@ -115,7 +115,9 @@ impl Authenticator for PasswordAuthenticator {
 /// The Actor for a signed-in account, or None if the account is gone.
 pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, PortError> {
     let row = sqlx::query(
-        "select id, role, practice_id, display_name, patient_id from accounts where id = $1",
+        "select a.role, a.practice_id, a.display_name, a.patient_id, p.name as practice_name
+         from accounts a left join practices p on p.id = a.practice_id
+         where a.id = $1",
     )
     .bind(account.0)
     .fetch_optional(&db.pool)
@@ -133,6 +135,7 @@ pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, Por
             .map_err(db_err)?
             .map(PracticeId),
         display_name: row.try_get("display_name").map_err(db_err)?,
+        practice_name: row.try_get("practice_name").map_err(db_err)?,
         acting_for: row
             .try_get::<Option<i64>, _>("patient_id")
             .map_err(db_err)?

@@ -6,8 +6,8 @@ use crate::db::Db;
 use async_trait::async_trait;
 use domain::access::PatientRef;
 use domain::ports::{Directory, PortError};
-use domain::views::{PatientDetails, PracticeSummary, SignedInUser};
-use domain::{Actor, NhsNumber, PatientId, PracticeId};
+use domain::views::{PatientDetails, PracticeSummary};
+use domain::{NhsNumber, PatientId, PracticeId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -24,26 +24,6 @@ fn patient_ref(row: &AnyRow) -> Result<PatientRef, PortError> {
 
 #[async_trait]
 impl Directory for SqlDirectory {
-    async fn signed_in_user(&self, actor: &Actor) -> Result<SignedInUser, PortError> {
-        let practice_name = match actor.practice {
-            None => None,
-            Some(p) => sqlx::query("select name from practices where id = $1")
-                .bind(p.0)
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(db_err)?
-                .map(|r| r.try_get::<String, _>("name"))
-                .transpose()
-                .map_err(db_err)?,
-        };
-        Ok(SignedInUser {
-            display_name: actor.display_name.clone(),
-            role: actor.role,
-            practice_name,
-            patient: actor.acting_for,
-        })
-    }
-
     async fn patient_ref(&self, patient: PatientId) -> Result<Option<PatientRef>, PortError> {
         sqlx::query("select id, practice_id from patients where id = $1")
             .bind(patient.0)
