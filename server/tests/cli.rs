@@ -50,6 +50,24 @@ fn create_ann(url: &str, rest: &[&str]) -> (bool, String) {
     portal(url, &args)
 }
 
+/// `portal create-staff` for new@example.com.
+fn create_new_staff(url: &str, name: &str, role: &str, practice: &str) -> (bool, String) {
+    portal(
+        url,
+        &[
+            "create-staff",
+            "--email",
+            "new@example.com",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--practice",
+            practice,
+        ],
+    )
+}
+
 #[tokio::test]
 async fn malformed_input_is_explained_and_nothing_is_written() {
     let url = common::fresh_database_url().await;
@@ -88,36 +106,10 @@ async fn malformed_input_is_explained_and_nothing_is_written() {
         "nothing half written"
     );
 
-    let (ok, err) = portal(
-        &url,
-        &[
-            "create-staff",
-            "--email",
-            "new@example.com",
-            "--name",
-            "New",
-            "--role",
-            "receptionist",
-            "--practice",
-            "Z99999",
-        ],
-    );
+    let (ok, err) = create_new_staff(&url, "New", "receptionist", "Z99999");
     assert!(!ok);
     assert!(err.contains("No practice with ODS code Z99999"), "{err}");
-    let (ok, err) = portal(
-        &url,
-        &[
-            "create-staff",
-            "--email",
-            "new@example.com",
-            "--name",
-            "New",
-            "--role",
-            "doctor",
-            "--practice",
-            "Y90001",
-        ],
-    );
+    let (ok, err) = create_new_staff(&url, "New", "doctor", "Y90001");
     assert!(!ok);
     assert!(err.contains("Role must be one of"), "{err}");
     assert_eq!(
@@ -129,20 +121,7 @@ async fn malformed_input_is_explained_and_nothing_is_written() {
         0
     );
 
-    let (ok, err) = portal(
-        &url,
-        &[
-            "create-staff",
-            "--email",
-            "new@example.com",
-            "--name",
-            "New Person",
-            "--role",
-            "clinician",
-            "--practice",
-            "Y90001",
-        ],
-    );
+    let (ok, err) = create_new_staff(&url, "New Person", "clinician", "Y90001");
     assert!(ok, "{err}");
     assert_eq!(
         count(

@@ -403,41 +403,35 @@ async fn the_patient_sees_who_accessed_their_record() {
     assert!(page.contains("Looked up your record by NHS number"));
 }
 
-#[tokio::test]
-async fn cross_origin_form_posts_are_refused() {
-    let app = TestApp::spawn().await;
-    let forged = app
+/// Sarah's correct sign-in, sent as a plain form with exactly these extra
+/// headers (none added for origin), to test the origin checks.
+async fn sign_in_sent_with(app: &TestApp, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = app
         .client
         .post(app.url("/api/sign_in"))
-        .header("origin", "https://attacker.example")
-        .header("accept", "text/html")
+        .header("accept", "text/html");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
         .form(&[("email", SARAH), ("password", PASSWORD)])
         .send()
         .await
-        .expect("post");
+        .expect("post")
+}
+
+#[tokio::test]
+async fn cross_origin_form_posts_are_refused() {
+    let app = TestApp::spawn().await;
+    let forged = sign_in_sent_with(&app, &[("origin", "https://attacker.example")]).await;
     assert_eq!(forged.status(), 403);
     assert!(
         header(&forged, "set-cookie").is_empty(),
         "no session was started"
     );
-    let no_origin = app
-        .client
-        .post(app.url("/api/sign_in"))
-        .header("accept", "text/html")
-        .form(&[("email", SARAH), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("post");
+    let no_origin = sign_in_sent_with(&app, &[]).await;
     assert_eq!(no_origin.status(), 403);
-    let from_referer = app
-        .client
-        .post(app.url("/api/sign_in"))
-        .header("referer", app.url("/sign-in"))
-        .header("accept", "text/html")
-        .form(&[("email", SARAH), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("post");
+    let from_referer = sign_in_sent_with(&app, &[("referer", &app.url("/sign-in"))]).await;
     assert_eq!(location(&from_referer), "/");
 }
 
@@ -480,15 +474,7 @@ async fn pages_carry_a_nonce_csp_and_security_headers() {
 async fn cookies_are_secure_when_served_over_https() {
     let app =
         TestApp::spawn_with(|c| c.public_url = "https://portal.example.nhs.uk".to_owned()).await;
-    let res = app
-        .client
-        .post(app.url("/api/sign_in"))
-        .header("origin", "https://portal.example.nhs.uk")
-        .header("accept", "text/html")
-        .form(&[("email", SARAH), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("post");
+    let res = sign_in_sent_with(&app, &[("origin", "https://portal.example.nhs.uk")]).await;
     let cookie = header(&res, "set-cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(header(&res, "strict-transport-security").contains("max-age="));
