@@ -21,6 +21,31 @@ pub const API_ACCESS: &[(&str, Access)] = &[
         "/api/list_practices",
         Access::Requires(Permission::ManageAllPractices),
     ),
+    // Account emails. Links from emails work without signing in: the
+    // token is the proof.
+    ("/api/sign_up", Access::Public),
+    ("/api/check_link", Access::Public),
+    ("/api/confirm_email", Access::Public),
+    ("/api/request_password_reset", Access::Public),
+    ("/api/reset_password", Access::Public),
+    ("/api/confirm_email_change", Access::Public),
+    // Exists only while no mail server is configured (the port says so).
+    ("/api/development_mailbox", Access::Public),
+    // Open to a patient who has not confirmed their address yet: these are
+    // how they confirm it or correct it.
+    ("/api/resend_confirmation", Access::SignedIn),
+    ("/api/account_settings", Access::SignedIn),
+    ("/api/change_password", Access::SignedIn),
+    ("/api/request_email_change", Access::SignedIn),
+    ("/api/set_email_preferences", Access::SignedIn),
+    (
+        "/api/email_outbox",
+        Access::Requires(Permission::ManageAllPractices),
+    ),
+    (
+        "/api/retry_email",
+        Access::Requires(Permission::ManageAllPractices),
+    ),
 ];
 
 /// Pages, by route pattern (`:name` matches one segment).
@@ -42,6 +67,26 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
         Access::Requires(Permission::ViewPracticePatientDetails),
     ),
     ("/admin", Access::Requires(Permission::ManageAllPractices)),
+    ("/sign-up", Access::Public),
+    ("/sign-up/check-email", Access::Public),
+    ("/verify-email", Access::Public),
+    ("/email-confirmed", Access::Public),
+    ("/forgot-password", Access::Public),
+    ("/forgot-password/sent", Access::Public),
+    ("/reset-password", Access::Public),
+    ("/password-reset-done", Access::Public),
+    ("/confirm-email-change", Access::Public),
+    ("/email-changed", Access::Public),
+    ("/dev/emails", Access::Public),
+    ("/confirm-email", Access::SignedIn),
+    ("/account", Access::SignedIn),
+    ("/account/email", Access::SignedIn),
+    ("/account/password", Access::SignedIn),
+    ("/account/notifications", Access::SignedIn),
+    (
+        "/admin/emails",
+        Access::Requires(Permission::ManageAllPractices),
+    ),
 ];
 
 pub fn api_access(path: &str) -> Option<Access> {
@@ -97,6 +142,48 @@ mod tests {
         assert!(!path_matches("/", "/x"));
     }
 
+    /// The middleware sends a patient who has not confirmed their address
+    /// to /confirm-email: that page, and what it leads to, must open for
+    /// them, or they would go round in a loop.
+    #[test]
+    fn a_patient_with_an_unconfirmed_email_can_confirm_or_correct_it() {
+        let actor = domain::Actor {
+            account: domain::AccountId(1),
+            role: Role::Patient,
+            practice: None,
+            display_name: String::new(),
+            practice_name: None,
+            acting_for: None,
+            email_verified: false,
+        };
+        for page in [
+            "/confirm-email",
+            "/account",
+            "/account/email",
+            "/verify-email",
+        ] {
+            let access = page_access(page).expect("page is listed");
+            assert_eq!(
+                access.decide(Some(&actor)),
+                domain::Decision::Allow,
+                "{page}"
+            );
+        }
+        for function in [
+            "/api/account_settings",
+            "/api/resend_confirmation",
+            "/api/request_email_change",
+            "/api/confirm_email",
+        ] {
+            let access = api_access(function).expect("function is listed");
+            assert_eq!(
+                access.decide(Some(&actor)),
+                domain::Decision::Allow,
+                "{function}"
+            );
+        }
+    }
+
     #[test]
     fn every_role_lands_on_a_page_it_may_open() {
         for role in Role::ALL {
@@ -107,6 +194,7 @@ mod tests {
                 display_name: String::new(),
                 practice_name: None,
                 acting_for: None,
+                email_verified: true,
             };
             let access = page_access(home_path(role)).expect("home page is listed");
             assert_eq!(

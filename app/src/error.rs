@@ -17,6 +17,8 @@ pub enum PortalError {
     Unavailable,
     #[error("Sorry, we could not understand that request. Go back and try again.")]
     BadRequest,
+    #[error("Confirm your email address first, using the link we sent you by email.")]
+    EmailNotConfirmed,
 }
 
 impl FromServerFnError for PortalError {

@@ -31,7 +31,9 @@ fn request_context() -> Result<RequestContext, PortalError> {
         })
 }
 
-fn refuse(status: http::StatusCode, err: PortalError) -> PortalError {
+/// Sets the response status for an error (the page's, when a page calls
+/// the function while rendering) and returns the error.
+pub fn refuse(status: http::StatusCode, err: PortalError) -> PortalError {
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(status);
     }
@@ -55,6 +57,10 @@ pub fn check<F: ServerFn>() -> Result<RequestContext, PortalError> {
             PortalError::SignInRequired,
         )),
         Decision::Forbidden => Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden)),
+        Decision::EmailNotConfirmed => Err(refuse(
+            http::StatusCode::FORBIDDEN,
+            PortalError::EmailNotConfirmed,
+        )),
     }
 }
 

@@ -101,7 +101,24 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/access-log") view=pages::patient::AccessLogPage ssr=ssr.clone()/>
                         <Route path=path!("/staff") view=pages::staff::StaffHomePage ssr=ssr.clone()/>
                         <Route path=path!("/staff/patients/:id") view=pages::staff::StaffPatientPage ssr=ssr.clone()/>
-                        <Route path=path!("/admin") view=pages::admin::AdminPage ssr=ssr/>
+                        <Route path=path!("/admin") view=pages::admin::AdminPage ssr=ssr.clone()/>
+                        <Route path=path!("/admin/emails") view=pages::admin_emails::AdminEmailsPage ssr=ssr.clone()/>
+                        <Route path=path!("/sign-up") view=pages::sign_up::SignUpPage ssr=ssr.clone()/>
+                        <Route path=path!("/sign-up/check-email") view=pages::sign_up::SignUpSentPage ssr=ssr.clone()/>
+                        <Route path=path!("/verify-email") view=pages::email_links::VerifyEmailPage ssr=ssr.clone()/>
+                        <Route path=path!("/email-confirmed") view=pages::email_links::EmailConfirmedPage ssr=ssr.clone()/>
+                        <Route path=path!("/confirm-email") view=pages::email_links::ConfirmEmailPage ssr=ssr.clone()/>
+                        <Route path=path!("/confirm-email-change") view=pages::email_links::ConfirmEmailChangePage ssr=ssr.clone()/>
+                        <Route path=path!("/email-changed") view=pages::email_links::EmailChangedPage ssr=ssr.clone()/>
+                        <Route path=path!("/forgot-password") view=pages::password_reset::ForgotPasswordPage ssr=ssr.clone()/>
+                        <Route path=path!("/forgot-password/sent") view=pages::password_reset::ResetSentPage ssr=ssr.clone()/>
+                        <Route path=path!("/reset-password") view=pages::password_reset::ResetPasswordPage ssr=ssr.clone()/>
+                        <Route path=path!("/password-reset-done") view=pages::password_reset::PasswordResetDonePage ssr=ssr.clone()/>
+                        <Route path=path!("/account") view=pages::account::AccountPage ssr=ssr.clone()/>
+                        <Route path=path!("/account/email") view=pages::account::ChangeEmailPage ssr=ssr.clone()/>
+                        <Route path=path!("/account/password") view=pages::account::ChangePasswordPage ssr=ssr.clone()/>
+                        <Route path=path!("/account/notifications") view=pages::account::NotificationsPage ssr=ssr.clone()/>
+                        <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

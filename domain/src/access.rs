@@ -86,6 +86,14 @@ pub enum Permission {
     ManageAllPractices,
 }
 
+impl Permission {
+    /// Permissions that open patient data, which a patient may use only
+    /// once they have confirmed their email address.
+    pub fn needs_confirmed_email(self) -> bool {
+        matches!(self, Permission::ViewOwnRecord | Permission::ViewOwnAccessLog)
+    }
+}
+
 /// The signed-in person behind a request. Built by the server from the
 /// session and the database on every request, never trusted from the browser.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +108,9 @@ pub struct Actor {
     /// The patient whose record this person is using: their own for a
     /// patient; later, the person they care for when acting as a proxy.
     pub acting_for: Option<PatientId>,
+    /// Has this person confirmed their email address? A patient who has not
+    /// cannot see any record until they do.
+    pub email_verified: bool,
 }
 
 /// Who may call a page or server function.
@@ -120,6 +131,8 @@ pub enum Decision {
     SignInRequired,
     /// Signed in but not allowed.
     Forbidden,
+    /// Allowed once they confirm their email address.
+    EmailNotConfirmed,
 }
 
 impl Access {
@@ -128,7 +141,13 @@ impl Access {
             (Access::Public, _) => Decision::Allow,
             (_, None) => Decision::SignInRequired,
             (Access::SignedIn, Some(_)) => Decision::Allow,
-            (Access::Requires(p), Some(a)) if a.role.has(p) => Decision::Allow,
+            (Access::Requires(p), Some(a)) if a.role.has(p) => {
+                if p.needs_confirmed_email() && !a.email_verified {
+                    Decision::EmailNotConfirmed
+                } else {
+                    Decision::Allow
+                }
+            }
             (Access::Requires(_), Some(_)) => Decision::Forbidden,
         }
     }
@@ -147,7 +166,9 @@ pub struct PatientRef {
 pub fn authorize_patient(actor: &Actor, patient: PatientRef) -> Decision {
     let allowed = match actor.role {
         Role::Patient => {
-            actor.acting_for == Some(patient.id) && actor.practice == Some(patient.practice)
+            actor.email_verified
+                && actor.acting_for == Some(patient.id)
+                && actor.practice == Some(patient.practice)
         }
         role => {
             role.has(Permission::ViewPracticePatientDetails)
@@ -174,7 +195,26 @@ mod tests {
             display_name: "Test".into(),
             practice_name: None,
             acting_for: acting_for.map(PatientId),
+            email_verified: true,
         }
+    }
+
+    #[test]
+    fn an_unconfirmed_patient_sees_no_record() {
+        let p = Actor {
+            email_verified: false,
+            ..actor(Role::Patient, 1, Some(7))
+        };
+        assert_eq!(
+            Access::Requires(Permission::ViewOwnRecord).decide(Some(&p)),
+            Decision::EmailNotConfirmed
+        );
+        assert_eq!(Access::SignedIn.decide(Some(&p)), Decision::Allow);
+        let own = PatientRef {
+            id: PatientId(7),
+            practice: PracticeId(1),
+        };
+        assert_eq!(authorize_patient(&p, own), Decision::Forbidden);
     }
 
     #[test]

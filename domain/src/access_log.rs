@@ -11,13 +11,16 @@ pub enum RecordAction {
     ViewPersonalDetails,
     ViewAccessLog,
     FindPatient,
+    /// An online account was created and linked to the record at sign-up.
+    LinkOnlineAccount,
 }
 
 impl RecordAction {
-    pub const ALL: [RecordAction; 3] = [
+    pub const ALL: [RecordAction; 4] = [
         RecordAction::ViewPersonalDetails,
         RecordAction::ViewAccessLog,
         RecordAction::FindPatient,
+        RecordAction::LinkOnlineAccount,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +28,7 @@ impl RecordAction {
             RecordAction::ViewPersonalDetails => "view_personal_details",
             RecordAction::ViewAccessLog => "view_access_log",
             RecordAction::FindPatient => "find_patient",
+            RecordAction::LinkOnlineAccount => "link_online_account",
         }
     }
 
@@ -38,6 +42,7 @@ impl RecordAction {
             RecordAction::ViewPersonalDetails => "Viewed your personal details",
             RecordAction::ViewAccessLog => "Viewed the list of who has accessed your record",
             RecordAction::FindPatient => "Looked up your record by NHS number",
+            RecordAction::LinkOnlineAccount => "Created an online account for your record",
         }
     }
 }

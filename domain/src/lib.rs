@@ -3,11 +3,13 @@
 //! hold anything server-only (password hashes, secrets, database types).
 
 pub mod access;
+pub mod account_tokens;
 pub mod access_log;
 pub mod email;
 pub mod forms;
 pub mod ids;
 pub mod nhs_number;
+pub mod notifications;
 pub mod ods_code;
 pub mod ports;
 pub mod session_rules;

@@ -7,7 +7,12 @@ use crate::access::{Actor, PatientRef};
 use crate::access_log::{AccessLogEntry, NewAccessLogEntry};
 use crate::forms::FormFeedback;
 use crate::ids::{AccountId, PatientId, PracticeId};
-use crate::views::{PatientDetails, PracticeSummary};
+use crate::account_tokens::{TokenProblem, TokenPurpose};
+use crate::forms::CheckedSignUp;
+use crate::notifications::EmailPreferences;
+use crate::views::{
+    AccountSettings, DevEmail, FailedEmail, OutboxSummary, PatientDetails, PracticeSummary,
+};
 use crate::{Email, NhsNumber};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -69,6 +74,105 @@ pub trait AccessLog: Send + Sync {
     ) -> Result<Vec<AccessLogEntry>, PortError>;
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordChange {
+    Changed,
+    WrongCurrentPassword,
+    /// Wrong passwords count with failed sign-ins: someone holding a
+    /// stolen session cannot guess the password without limit.
+    TooManyAttempts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailChangeRequest {
+    /// A confirmation link went to the new address.
+    LinkSent,
+    WrongPassword,
+    SameAsCurrent,
+    TooManyAttempts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EmailChangeProblem {
+    #[error(transparent)]
+    Link(#[from] TokenProblem),
+    #[error(
+        "Another account already uses that email address. Sign in to your account settings and choose a different one"
+    )]
+    AddressTaken,
+}
+
+/// A person looking after their own account. Every change that sends an
+/// email writes the email to the outbox in the same transaction, so a
+/// change never happens without its email, nor an email without its change.
+#[async_trait]
+pub trait AccountService: Send + Sync {
+    /// Always looks the same from outside: whether the details matched a
+    /// registered patient, or the address already had an account, is told
+    /// only to the owner of the address, by email. Linking an account to a
+    /// record writes an access-log row (`request_id` ties it to the request).
+    async fn sign_up(
+        &self,
+        details: CheckedSignUp,
+        password: &str,
+        request_id: &str,
+    ) -> Result<(), PortError>;
+    async fn resend_confirmation(&self, account: AccountId) -> Result<(), PortError>;
+    /// Is this link still good? For showing the right page before a form.
+    async fn check_link(
+        &self,
+        purpose: TokenPurpose,
+        token: &str,
+    ) -> Result<Result<(), TokenProblem>, PortError>;
+    async fn confirm_email(&self, token: &str) -> Result<Result<(), TokenProblem>, PortError>;
+    /// Answers the same whether or not an account uses the address.
+    async fn request_password_reset(&self, email: &Email) -> Result<(), PortError>;
+    /// Sets the password, uses up the link and ends every session of the
+    /// account, in one transaction.
+    async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<Result<(), TokenProblem>, PortError>;
+    /// Ends every session of the account; the caller starts a new one for
+    /// the person who made the change.
+    async fn change_password(
+        &self,
+        account: AccountId,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<PasswordChange, PortError>;
+    async fn request_email_change(
+        &self,
+        account: AccountId,
+        password: &str,
+        new_email: &Email,
+    ) -> Result<EmailChangeRequest, PortError>;
+    async fn confirm_email_change(
+        &self,
+        token: &str,
+    ) -> Result<Result<(), EmailChangeProblem>, PortError>;
+    async fn settings(&self, account: AccountId) -> Result<Option<AccountSettings>, PortError>;
+    async fn set_preferences(
+        &self,
+        account: AccountId,
+        preferences: EmailPreferences,
+    ) -> Result<(), PortError>;
+}
+
+/// The outbox as a system administrator sees it.
+#[async_trait]
+pub trait OutboxAdmin: Send + Sync {
+    async fn summary(&self) -> Result<OutboxSummary, PortError>;
+    /// Newest first.
+    async fn failed(&self, limit: u32) -> Result<Vec<FailedEmail>, PortError>;
+    /// Puts a failed email back in the queue. False if it was not failed.
+    async fn retry(&self, id: i64) -> Result<bool, PortError>;
+    /// Emails "sent" to the log, newest first; None when a real mail
+    /// server is configured (the development mailbox does not exist then).
+    async fn development_mailbox(&self) -> Result<Option<Vec<DevEmail>>, PortError>;
+}
+
 /// The current request's session, as a server function needs it.
 #[async_trait]
 pub trait SessionHandle: Send + Sync {
@@ -100,4 +204,6 @@ pub struct Ports {
     pub authenticator: Arc<dyn Authenticator>,
     pub directory: Arc<dyn Directory>,
     pub access_log: Arc<dyn AccessLog>,
+    pub accounts: Arc<dyn AccountService>,
+    pub outbox: Arc<dyn OutboxAdmin>,
 }

@@ -44,3 +44,47 @@ pub struct PracticeSummary {
     pub patients: i64,
     pub staff: i64,
 }
+
+/// A person's own account settings page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    pub email: String,
+    pub email_verified: bool,
+    /// A new address waiting for its confirmation link to be followed.
+    pub pending_email: Option<String>,
+    pub preferences: crate::notifications::EmailPreferences,
+    pub is_patient: bool,
+}
+
+/// An email the outbox gave up on, for a system administrator to retry.
+/// Shows who it was for and what kind it was, never its contents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedEmail {
+    pub id: i64,
+    pub kind: crate::notifications::EmailKind,
+    pub recipient: String,
+    pub attempts: u32,
+    /// The mail server's last answer (no message content).
+    pub last_error: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How the outbox is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxSummary {
+    pub waiting: i64,
+    pub failed: i64,
+    pub sent_last_24_hours: i64,
+}
+
+/// An email as the development mailbox shows it (only when no mail server
+/// is configured and the portal runs on this machine).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// Links in the email, so a newcomer can follow them.
+    pub links: Vec<String>,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+}

@@ -151,3 +151,135 @@ async function analyzeStaticCopy(page: Page) {
     await scratch.close();
   }
 }
+
+/**
+ * A form page is ready to use: its heading is shown and, in the hydrated
+ * project, the page has hydrated. Pages with a password field have a precise
+ * marker for that: the "Show password" button (`toggle`) exists only once
+ * the wasm bundle has hydrated the page.
+ */
+export async function waitForFormReady(page: Page, heading: string, toggle?: string): Promise<void> {
+  await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
+  if (!isHydrated()) return;
+  if (toggle) await expect(page.getByRole('button', { name: toggle })).toBeVisible();
+  await waitForHydration(page);
+}
+
+/**
+ * Expects the NHS.UK error summary with exactly these errors, in this
+ * order (field id -> message): each message is a link to its field and is
+ * repeated beside that field, and the page title starts "Error: ".
+ */
+export async function expectErrorSummary(page: Page, errors: Record<string, string>): Promise<void> {
+  const summary = page.getByRole('alert');
+  await expect(summary.getByRole('heading', { name: 'There is a problem' })).toBeVisible();
+  const links = summary.getByRole('link');
+  await expect(links).toHaveText(Object.values(errors));
+  for (const [field, message] of Object.entries(errors)) {
+    const link = summary.getByRole('link', { name: message, exact: true });
+    await expect(link).toHaveAttribute('href', `#${field}`);
+    // The link leads to a field that is there, with the same message beside it.
+    await expect(page.locator(`input#${field}`)).toBeVisible();
+    await expect(page.locator(`#${field}-error`)).toHaveText(`Error: ${message}`);
+  }
+  await expect(page).toHaveTitle(/^Error: /);
+}
+
+/**
+ * Records the paths of the POST requests the page makes from now on, to
+ * tell a check made in the browser (no request) from one made by the server.
+ */
+export function recordPosts(page: Page): string[] {
+  const posts: string[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST') posts.push(new URL(request.url()).pathname);
+  });
+  return posts;
+}
+
+/** A patient in the demo data (server/src/provisioning.rs `seed_demo`). */
+export interface DemoPatient {
+  givenName: string;
+  familyName: string;
+  /** Day, month and year as a person types them into the date boxes. */
+  dateOfBirth: { day: string; month: string; year: string };
+  /** Ten digits, or null for a patient who has no NHS number. */
+  nhsNumber: string | null;
+}
+
+/**
+ * The demo patients exactly as `seed_demo` lists them: the order matters,
+ * because NHS numbers are handed out in this order to those that have one.
+ */
+const SEEDED_PATIENTS: [string, string, string, boolean][] = [
+  ['Sarah', 'Jones', '1984-03-27', true],
+  ['Oliver', 'Brown', '2001-11-02', false],
+  ['Margaret', 'Taylor', '1941-06-15', true],
+  ['James', 'Wilson', '1967-09-30', true],
+  ['Amelia', 'Davies', '2019-01-12', true],
+  ['Mohammed', 'Ali', '1990-05-05', true],
+  ['Grace', 'Evans', '1975-12-24', false],
+  ['Harry', 'Thomas', '1958-02-08', true],
+  ['Isla', 'Roberts', '2008-07-19', true],
+  ['George', 'Johnson', '1949-04-01', true],
+  ['Chloe', 'Walker', '1996-10-10', true],
+  ['Noah', 'Wright', '2012-03-03', true],
+  ['Amir', 'Hussain', '1979-08-21', true],
+  ['Emily', 'Green', '1988-01-30', true],
+  ['Jack', 'Hall', '1963-05-17', false],
+  ['Sophie', 'Clarke', '2003-09-09', true],
+  ['William', 'Lewis', '1952-11-11', true],
+  ['Ava', 'Young', '2016-06-06', true],
+  ['Thomas', 'King', '1970-02-14', true],
+  ['Lily', 'Scott', '1999-12-01', true],
+  ['Daniel', 'Baker', '1985-07-07', true],
+  ['Ella', 'Adams', '1938-03-18', false],
+  ['Samuel', 'Mitchell', '1993-04-22', true],
+  ['Freya', 'Turner', '2010-08-30', true],
+];
+
+/** True if ten digits make a valid NHS number (modulus 11, as domain/src/nhs_number.rs). */
+export function isValidNhsNumber(digits: string): boolean {
+  if (!/^\d{10}$/.test(digits)) return false;
+  const sum = [...digits.slice(0, 9)].reduce((total, d, i) => total + Number(d) * (10 - i), 0);
+  const check = 11 - (sum % 11);
+  if (check === 10) return false;
+  return (check === 11 ? 0 : check) === Number(digits[9]);
+}
+
+/**
+ * The demo NHS numbers in the order they are handed out, as
+ * `demo_nhs_numbers()` makes them: stem "999" + (100000 + n * 37), then the
+ * first digit that makes a valid number; a stem with no valid digit is
+ * skipped.
+ */
+function* demoNhsNumbers(): Generator<string> {
+  for (let n = 0; ; n++) {
+    const stem = `999${String(100_000 + n * 37).padStart(6, '0')}`;
+    for (let d = 0; d < 10; d++) {
+      if (isValidNhsNumber(`${stem}${d}`)) {
+        yield `${stem}${d}`;
+        break;
+      }
+    }
+  }
+}
+
+/** A demo patient by name, with the NHS number the seed gave them. */
+export function demoPatient(givenName: string, familyName: string): DemoPatient {
+  const numbers = demoNhsNumbers();
+  for (const [given, family, dob, hasNhs] of SEEDED_PATIENTS) {
+    const nhsNumber = hasNhs ? (numbers.next().value as string) : null;
+    if (given === givenName && family === familyName) {
+      // Typed the way people do: 15 6 1941.
+      const [year, month, day] = dob.split('-').map((part) => String(Number(part)));
+      return { givenName, familyName, dateOfBirth: { day, month, year }, nhsNumber };
+    }
+  }
+  throw new Error(`no demo patient called ${givenName} ${familyName}`);
+}
+
+/** An NHS number as the NHS shows it: 999 100 0003. */
+export function formatNhsNumber(digits: string): string {
+  return `${digits.slice(0, 3)} ${digits.slice(3, 6)} ${digits.slice(6)}`;
+}

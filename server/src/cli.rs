@@ -171,6 +171,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 provisioning::DEMO_PATIENT_EMAIL,
                 provisioning::DEMO_PASSWORD
             );
+            if let Some((name, dob, nhs)) = provisioning::demo_sign_up_example(&db).await? {
+                eprintln!(
+                    "To try creating an account: {name}, born {}, NHS number {}. Without a mail server, the confirmation email is shown at /dev/emails.",
+                    dob.format("%-d %-m %Y"),
+                    nhs.formatted()
+                );
+            }
             Ok(())
         }
         Command::CreateStaff(args) => {

@@ -99,6 +99,134 @@ pub struct ServeConfig {
     /// Trust the first address in X-Forwarded-For (only behind a proxy you run).
     #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+
+    #[command(flatten)]
+    pub email: EmailConfig,
+}
+
+/// How the mail server is reached: STARTTLS upgrades a plain connection
+/// (usually port 587), implicit TLS starts encrypted (usually 465), none
+/// sends in the clear and is allowed only to this machine.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    Starttls,
+    Implicit,
+    None,
+}
+
+/// Sending email. With no SMTP host, emails are written to the log and
+/// shown at /dev/emails, which is allowed only when the portal's public
+/// URL is on this machine.
+#[derive(Args, Clone)]
+pub struct EmailConfig {
+    /// The mail server's host name. Leave unset in development.
+    #[arg(long, env = "PORTAL_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    /// The mail server's port (default: 587 with STARTTLS, 465 with
+    /// implicit TLS, 25 with none).
+    #[arg(long, env = "PORTAL_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+
+    /// starttls, implicit or none (none only for a server on this machine).
+    #[arg(long, env = "PORTAL_SMTP_TLS", value_enum, default_value = "starttls")]
+    pub smtp_tls: SmtpTls,
+
+    /// User name for the mail server, if it needs one.
+    #[arg(long, env = "PORTAL_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    /// Password for the mail server.
+    #[arg(long, env = "PORTAL_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<SecretString>,
+
+    /// Seconds to wait for the mail server before counting a send as failed.
+    #[arg(long, env = "PORTAL_SMTP_TIMEOUT_SECONDS", default_value_t = 20)]
+    pub smtp_timeout_seconds: u64,
+
+    /// The sender, like "GP online services <no-reply@portal.example.nhs.uk>".
+    #[arg(
+        long,
+        env = "PORTAL_EMAIL_FROM",
+        default_value = "GP online services <no-reply@localhost>"
+    )]
+    pub email_from: String,
+
+    /// Run the worker that sends emails from the outbox in this server. Turn
+    /// off to run servers that only serve pages; at least one must send.
+    #[arg(long, env = "PORTAL_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub outbox_worker: bool,
+
+    /// Failed attempts after which an email is marked failed and shown to
+    /// system administrators.
+    #[arg(long, env = "PORTAL_OUTBOX_MAX_ATTEMPTS", default_value_t = 8)]
+    pub outbox_max_attempts: u32,
+
+    /// Seconds to wait after a first failure; doubled after each further one.
+    #[arg(long, env = "PORTAL_OUTBOX_RETRY_BASE_SECONDS", default_value_t = 30)]
+    pub outbox_retry_base_seconds: u64,
+
+    /// Longest wait between attempts, in seconds.
+    #[arg(long, env = "PORTAL_OUTBOX_RETRY_MAX_SECONDS", default_value_t = 3600)]
+    pub outbox_retry_max_seconds: u64,
+
+    /// Seconds a worker holds an email it is sending. If the worker dies,
+    /// another sends the email once this has passed.
+    #[arg(long, env = "PORTAL_OUTBOX_LEASE_SECONDS", default_value_t = 120)]
+    pub outbox_lease_seconds: u64,
+
+    /// Seconds between looks at the outbox when nothing wakes the worker
+    /// (emails written by this server wake it at once).
+    #[arg(long, env = "PORTAL_OUTBOX_POLL_SECONDS", default_value_t = 5)]
+    pub outbox_poll_seconds: u64,
+
+    /// Emails a worker claims and sends at once.
+    #[arg(long, env = "PORTAL_OUTBOX_BATCH", default_value_t = 20)]
+    pub outbox_batch: u32,
+}
+
+impl EmailConfig {
+    /// No mail server, defaults for everything else: the development setup.
+    pub fn development() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_seconds: 20,
+            email_from: "GP online services <no-reply@localhost>".to_owned(),
+            outbox_worker: true,
+            outbox_max_attempts: 8,
+            outbox_retry_base_seconds: 30,
+            outbox_retry_max_seconds: 3600,
+            outbox_lease_seconds: 120,
+            outbox_poll_seconds: 5,
+            outbox_batch: 20,
+        }
+    }
+
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.smtp_tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        })
+    }
+}
+
+impl fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port())
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[set]"))
+            .field("email_from", &self.email_from)
+            .field("outbox_worker", &self.outbox_worker)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeConfig {
@@ -124,11 +252,17 @@ impl ServeConfig {
     }
 }
 
-fn is_loopback_url(url: &str) -> bool {
+/// Is the portal only reachable from this machine? Development conveniences
+/// (the log mailbox) are allowed only then.
+pub fn is_loopback_url(url: &str) -> bool {
     let host = origin_of(url);
     let host = host.split("://").nth(1).unwrap_or("");
     let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    is_loopback_host(host)
+}
+
+pub fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1")
 }
 
 /// `scheme://host[:port]` of a URL, without path or trailing slash.
@@ -154,6 +288,7 @@ impl fmt::Debug for ServeConfig {
             .field("idle_timeout_minutes", &self.idle_timeout_minutes)
             .field("session_lifetime_hours", &self.session_lifetime_hours)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("email", &self.email)
             .finish()
     }
 }

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod outbox;
 pub mod passwords;
 pub mod provisioning;
 pub mod stores;

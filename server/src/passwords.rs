@@ -12,7 +12,7 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub const MIN_PASSWORD_LEN: usize = 12;
+pub const MIN_PASSWORD_LEN: usize = domain::forms::MIN_PASSWORD_LEN;
 
 /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -1,6 +1,7 @@
 //! Creating practices, staff and patients: used by the CLI, the demo seed
 //! and the tests. Each operation is one transaction, so a failure leaves
-//! nothing half written.
+//! nothing half written. Accounts made here were set up by the practice or
+//! an administrator, so their email addresses count as confirmed.
 
 use crate::db::{Db, now_unix};
 use crate::passwords;
@@ -30,7 +31,7 @@ pub enum ProvisionError {
     AdminHasNoPractice,
     #[error("Use create-patient to add a patient")]
     PatientViaStaff,
-    #[error("Name must be between 1 and 100 characters")]
+    #[error("Name must be between 1 and 100 characters, on one line, without < or >")]
     BadName,
     #[error("Could not save to the database: {0}")]
     Database(#[source] sqlx::Error),
@@ -45,12 +46,12 @@ fn classify(err: sqlx::Error, unique: ProvisionError) -> ProvisionError {
     }
 }
 
+/// Names reach emails and the access log: one line, sane length.
 fn check_name(name: &str) -> Result<String, ProvisionError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > domain::forms::MAX_NAME_LEN {
+    if domain::forms::name_problem(name, "name").is_some() {
         return Err(ProvisionError::BadName);
     }
-    Ok(name.to_owned())
+    Ok(name.trim().to_owned())
 }
 
 async fn hash_checked(password: &SecretString) -> Result<String, ProvisionError> {
@@ -86,7 +87,7 @@ pub async fn create_practice(
     ods: &OdsCode,
     name: &str,
 ) -> Result<PracticeId, ProvisionError> {
-    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
     let id = insert_practice(&mut tx, ods, name).await?;
     tx.commit().await.map_err(ProvisionError::Database)?;
     Ok(id)
@@ -122,7 +123,7 @@ pub struct NewStaff {
 
 pub async fn create_staff(db: &Db, staff: NewStaff) -> Result<AccountId, ProvisionError> {
     let phc = hash_checked(&staff.password).await?;
-    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
     let id = insert_staff(&mut tx, &staff, phc).await?;
     tx.commit().await.map_err(ProvisionError::Database)?;
     Ok(id)
@@ -147,8 +148,8 @@ async fn insert_staff(
         None => None,
     };
     let row = sqlx::query(
-        "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at)
-         values ($1, $2, $3, $4, $5, null, $6) returning id",
+        "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at, email_verified_at)
+         values ($1, $2, $3, $4, $5, null, $6, $6) returning id",
     )
     .bind(practice.map(|p| p.0))
     .bind(staff.email.as_str())
@@ -179,7 +180,7 @@ pub async fn create_patient(db: &Db, patient: NewPatient) -> Result<PatientId, P
         Some((_, password)) => Some(hash_checked(password).await?),
         None => None,
     };
-    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
     let id = insert_patient(&mut tx, &patient, phc).await?;
     tx.commit().await.map_err(ProvisionError::Database)?;
     Ok(id)
@@ -209,8 +210,8 @@ async fn insert_patient(
     let id = PatientId(row.try_get("id").map_err(ProvisionError::Database)?);
     if let (Some((email, _)), Some(phc)) = (&patient.account, phc) {
         sqlx::query(
-            "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at)
-             values ($1, $2, $3, $4, 'patient', $5, $6)",
+            "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at, email_verified_at)
+             values ($1, $2, $3, $4, 'patient', $5, $6, $6)",
         )
         .bind(practice.0)
         .bind(email.as_str())
@@ -265,7 +266,7 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
     // Hash first (slow, off the runtime), then write everything in one
     // transaction: a failure part-way leaves no demo data at all.
     let demo_hash = hash_checked(&SecretString::from(DEMO_PASSWORD)).await?;
-    let mut tx = db.pool.begin().await.map_err(ProvisionError::Database)?;
+    let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
     insert_practice(&mut tx, &riverside, "Riverside Surgery").await?;
     insert_practice(&mut tx, &hillside, "Hillside Medical Centre").await?;
     let password = || SecretString::from(DEMO_PASSWORD);
@@ -405,6 +406,34 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         patients: people.len(),
         accounts,
     })
+}
+
+/// A demo patient with no online account, for trying sign-up: name, date
+/// of birth and NHS number. None once they have signed up.
+pub async fn demo_sign_up_example(
+    db: &Db,
+) -> Result<Option<(String, chrono::NaiveDate, NhsNumber)>, ProvisionError> {
+    let row = sqlx::query(
+        "select p.given_name, p.family_name, p.date_of_birth, p.nhs_number from patients p
+         where p.given_name = 'Margaret' and p.family_name = 'Taylor'
+           and not exists (select 1 from accounts a where a.patient_id = p.id)",
+    )
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(ProvisionError::Database)?;
+    let Some(row) = row else { return Ok(None) };
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(ProvisionError::Database);
+    let (Ok(dob), Ok(nhs)) = (
+        text("date_of_birth")?.parse::<chrono::NaiveDate>(),
+        NhsNumber::parse(&text("nhs_number")?),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        format!("{} {}", text("given_name")?, text("family_name")?),
+        dob,
+        nhs,
+    )))
 }
 
 #[cfg(test)]

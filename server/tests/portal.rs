@@ -472,8 +472,12 @@ async fn pages_carry_a_nonce_csp_and_security_headers() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_served_over_https() {
-    let app =
-        TestApp::spawn_with(|c| c.public_url = "https://portal.example.nhs.uk".to_owned()).await;
+    let app = TestApp::spawn_with(|c| {
+        c.public_url = "https://portal.example.nhs.uk".to_owned();
+        // Off localhost a real mail server is required (never contacted here).
+        c.email.smtp_host = Some("mail.example.nhs.uk".to_owned());
+    })
+    .await;
     let res = sign_in_sent_with(&app, &[("origin", "https://portal.example.nhs.uk")]).await;
     let cookie = header(&res, "set-cookie");
     assert!(cookie.contains("Secure"), "{cookie}");

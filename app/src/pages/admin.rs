@@ -12,6 +12,7 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Practices"/>
         <h1>"Practices"</h1>
+        <p><a href="/admin/emails">"See emails waiting to be sent, and any that failed"</a></p>
         <Suspense>
             {move || Suspend::new(async move {
                 match practices.await {

@@ -12,8 +12,8 @@ pub fn StartPage() -> impl IntoView {
             <div class="nhsuk-grid-column-two-thirds">
                 <h1>"Use your GP practice online"</h1>
                 <p class="nhsuk-lede-text">"Sign in to see your details and who has looked at your GP record."</p>
-                <p>"You need an account set up by your GP practice. Ask at reception if you do not have one."</p>
                 <a class="nhsuk-button" href="/sign-in" draggable="false">"Sign in"</a>
+                <p>"If you are registered with a GP practice that uses this service, you can "<a href="/sign-up">"create an account"</a>"."</p>
                 <h2>"Practice staff"</h2>
                 <p>"Staff sign in with the same button, using the email address the practice manager registered."</p>
             </div>

@@ -1,5 +1,11 @@
+pub mod account;
 pub mod admin;
+pub mod admin_emails;
+pub mod dev_mail;
+pub mod email_links;
 pub mod info;
+pub mod password_reset;
 pub mod patient;
 pub mod sign_in;
+pub mod sign_up;
 pub mod staff;

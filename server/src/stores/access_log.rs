@@ -16,24 +16,7 @@ pub struct SqlAccessLog {
 #[async_trait]
 impl AccessLog for SqlAccessLog {
     async fn record(&self, e: NewAccessLogEntry) -> Result<(), PortError> {
-        sqlx::query(
-            "insert into access_log
-                 (practice_id, patient_id, actor_account_id, actor_role, acting_for_patient_id, action, outcome, request_id, at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(e.practice.0)
-        .bind(e.patient.0)
-        .bind(e.actor.0)
-        .bind(e.actor_role.as_str())
-        .bind(e.acting_for.map(|p| p.0))
-        .bind(e.action.as_str())
-        .bind(e.outcome.as_str())
-        .bind(e.request_id)
-        .bind(now_unix())
-        .execute(&self.db.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        insert(&self.db.pool, e).await
     }
 
     async fn for_patient(
@@ -72,4 +55,30 @@ impl AccessLog for SqlAccessLog {
             })
             .collect()
     }
+}
+
+/// Writes one access-log row with any executor, so a change and its row
+/// can share a transaction.
+pub(crate) async fn insert<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    e: NewAccessLogEntry,
+) -> Result<(), PortError> {
+    sqlx::query(
+        "insert into access_log
+             (practice_id, patient_id, actor_account_id, actor_role, acting_for_patient_id, action, outcome, request_id, at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.practice.0)
+    .bind(e.patient.0)
+    .bind(e.actor.0)
+    .bind(e.actor_role.as_str())
+    .bind(e.acting_for.map(|p| p.0))
+    .bind(e.action.as_str())
+    .bind(e.outcome.as_str())
+    .bind(e.request_id)
+    .bind(now_unix())
+    .execute(executor)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }

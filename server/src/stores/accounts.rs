@@ -52,7 +52,7 @@ impl PasswordAuthenticator {
 
     async fn record_failure(&self, email: &Email, client: &ClientAddress) -> Result<(), PortError> {
         let now = now_unix();
-        let mut tx = self.db.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await.map_err(db_err)?;
         sqlx::query("insert into sign_in_failures (scope, key, at) values ('account', $1, $3), ('address', $2, $3)")
             .bind(email.as_str())
             .bind(client.0.as_str())
@@ -115,7 +115,7 @@ impl Authenticator for PasswordAuthenticator {
 /// The Actor for a signed-in account, or None if the account is gone.
 pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, PortError> {
     let row = sqlx::query(
-        "select a.role, a.practice_id, a.display_name, a.patient_id, p.name as practice_name
+        "select a.role, a.practice_id, a.display_name, a.patient_id, a.email_verified_at, p.name as practice_name
          from accounts a left join practices p on p.id = a.practice_id
          where a.id = $1",
     )
@@ -140,5 +140,9 @@ pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, Por
             .try_get::<Option<i64>, _>("patient_id")
             .map_err(db_err)?
             .map(PatientId),
+        email_verified: row
+            .try_get::<Option<i64>, _>("email_verified_at")
+            .map_err(db_err)?
+            .is_some(),
     }))
 }

@@ -2,6 +2,7 @@
 //! `$n` placeholders and runs on SQLite and PostgreSQL alike.
 
 pub mod access_log;
+pub mod account_service;
 pub mod accounts;
 pub mod directory;
 pub mod sessions;
@@ -10,8 +11,13 @@ use crate::db::Db;
 use domain::ports::{PortError, Ports};
 use std::sync::Arc;
 
-pub fn ports(db: &Db) -> Ports {
+pub fn ports(db: &Db, outbox: &crate::outbox::Outbox) -> Ports {
     Ports {
+        accounts: Arc::new(account_service::SqlAccountService {
+            db: db.clone(),
+            outbox: outbox.clone(),
+        }),
+        outbox: Arc::new(outbox.clone()),
         authenticator: Arc::new(accounts::PasswordAuthenticator::new(db.clone())),
         directory: Arc::new(directory::SqlDirectory { db: db.clone() }),
         access_log: Arc::new(access_log::SqlAccessLog { db: db.clone() }),

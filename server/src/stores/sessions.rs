@@ -24,6 +24,16 @@ pub struct SqlSessionStore {
     pub db: Db,
 }
 
+/// The signed-in account a session belongs to, kept in its own column so
+/// that every session of an account can be ended at once.
+fn account_of(record: &Record) -> Option<i64> {
+    record
+        .data
+        .get(AUTH_KEY)
+        .and_then(|auth| auth.get("account"))
+        .and_then(serde_json::Value::as_i64)
+}
+
 fn backend(err: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
@@ -37,10 +47,11 @@ impl SessionStore for SqlSessionStore {
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         loop {
             let inserted =
-                sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
+                sqlx::query("insert into sessions (id, data, expires_at, account_id) values ($1, $2, $3, $4)")
                     .bind(record.id.to_string())
                     .bind(&data)
                     .bind(record.expiry_date.unix_timestamp())
+                    .bind(account_of(record))
                     .execute(&self.db.pool)
                     .await;
             match inserted {
@@ -56,16 +67,19 @@ impl SessionStore for SqlSessionStore {
         }
     }
 
+    /// Updates only: a session deleted meanwhile (every session of an
+    /// account ends when its password changes) must not be brought back by
+    /// a request that was already under way.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         sqlx::query(
-            "insert into sessions (id, data, expires_at) values ($1, $2, $3)
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "update sessions set data = $2, expires_at = $3, account_id = $4 where id = $1",
         )
         .bind(record.id.to_string())
         .bind(data)
         .bind(record.expiry_date.unix_timestamp())
+        .bind(account_of(record))
         .execute(&self.db.pool)
         .await
         .map_err(backend)?;

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use tower_sessions::Session;
 
 const SIGNED_OUT_INACTIVE: &str = "/signed-out?reason=inactive";
+/// Where a patient who has not confirmed their email address is sent.
+const CONFIRM_EMAIL_FIRST: &str = "/confirm-email";
 
 fn accepts_html(req: &Request) -> bool {
     req.headers()
@@ -152,6 +154,15 @@ pub async fn request_context(
             Decision::Forbidden => {
                 return json_refusal(StatusCode::FORBIDDEN, app::error::PortalError::Forbidden);
             }
+            Decision::EmailNotConfirmed if html => {
+                return Redirect::to(CONFIRM_EMAIL_FIRST).into_response();
+            }
+            Decision::EmailNotConfirmed => {
+                return json_refusal(
+                    StatusCode::FORBIDDEN,
+                    app::error::PortalError::EmailNotConfirmed,
+                );
+            }
         }
     } else if matches!(*req.method(), Method::GET | Method::HEAD) {
         if timed_out && path != "/signed-out" {
@@ -165,6 +176,9 @@ pub async fn request_context(
             // The page is never rendered: a page may show data its role may
             // not see even when every server function it calls is public.
             Some(Decision::Forbidden) => return Redirect::to("/forbidden").into_response(),
+            Some(Decision::EmailNotConfirmed) => {
+                return Redirect::to(CONFIRM_EMAIL_FIRST).into_response();
+            }
             Some(Decision::Allow) | None => {}
         }
     }

@@ -74,7 +74,11 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         .site_addr(config.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    let ports = stores::ports(&db);
+    let outbox = crate::outbox::Outbox::new(db.clone(), &config.email, &config.public_url)?;
+    if config.email.outbox_worker {
+        outbox.spawn_worker();
+    }
+    let ports = stores::ports(&db, &outbox);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,

@@ -4,6 +4,8 @@
 //! redirects, so each step of a journey can be checked.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use domain::{Email, NhsNumber, OdsCode, PatientId, Role};
 use secrecy::SecretString;
 use server::config::{DatabaseConfig, ServeConfig};
@@ -18,6 +20,9 @@ pub const RECEPTION_A: &str = "reception@a.example.com";
 pub const RECEPTION_B: &str = "reception@b.example.com";
 pub const MANAGER_A: &str = "manager@a.example.com";
 pub const ADMIN: &str = "admin@example.com";
+/// A registered patient with no online account yet: signs up in the tests.
+pub const CAROL_NHS: &str = "9990001014";
+pub const CAROL_DOB: (&str, &str, &str) = ("14", "7", "1990");
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -25,6 +30,7 @@ pub struct Fixtures {
     pub sarah: PatientId,
     pub bob: PatientId,
     pub other_practice_patient: PatientId,
+    pub carol: PatientId,
 }
 
 pub struct TestApp {
@@ -96,6 +102,7 @@ pub fn serve_config(url: &str) -> ServeConfig {
         idle_timeout_minutes: 15,
         session_lifetime_hours: 12,
         trust_forwarded_for: false,
+        email: server::config::EmailConfig::development(),
     }
 }
 
@@ -129,6 +136,15 @@ async fn seed(db: &Db) -> Fixtures {
     let other = provisioning::create_patient(db, patient(&b, "Hana", Some("9912003888"), None))
         .await
         .expect("hana");
+    let carol = provisioning::create_patient(
+        db,
+        NewPatient {
+            date_of_birth: "1990-07-14".parse().expect("date"),
+            ..patient(&a, "Carol", Some(CAROL_NHS), None)
+        },
+    )
+    .await
+    .expect("carol");
     for (address, role, practice) in [
         (RECEPTION_A, Role::Receptionist, Some(&a)),
         (RECEPTION_B, Role::Receptionist, Some(&b)),
@@ -152,6 +168,7 @@ async fn seed(db: &Db) -> Fixtures {
         sarah,
         bob,
         other_practice_patient: other,
+        carol,
     }
 }
 
