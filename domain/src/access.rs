@@ -90,7 +90,10 @@ impl Permission {
     /// Permissions that open patient data, which a patient may use only
     /// once they have confirmed their email address.
     pub fn needs_confirmed_email(self) -> bool {
-        matches!(self, Permission::ViewOwnRecord | Permission::ViewOwnAccessLog)
+        matches!(
+            self,
+            Permission::ViewOwnRecord | Permission::ViewOwnAccessLog
+        )
     }
 }
 

@@ -118,7 +118,10 @@ mod tests {
         let issued = 1_000;
         let expires = issued + TokenPurpose::ResetPassword.lifetime_seconds();
         let reset = TokenPurpose::ResetPassword;
-        assert_eq!(check_token(state(reset, expires, false), reset, issued + 1799), Ok(()));
+        assert_eq!(
+            check_token(state(reset, expires, false), reset, issued + 1799),
+            Ok(())
+        );
         assert_eq!(
             check_token(state(reset, expires, false), reset, issued + 1800),
             Err(TokenProblem::Expired)

@@ -115,7 +115,10 @@ pub fn name_problem(name: &str, which: &str) -> Option<String> {
             "{} must be {MAX_NAME_LEN} characters or fewer",
             capitalise(which)
         ))
-    } else if trimmed.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+    } else if trimmed
+        .chars()
+        .any(|c| c.is_control() || c == '<' || c == '>')
+    {
         Some(format!(
             "{} must only include letters, spaces, hyphens and apostrophes",
             capitalise(which)
@@ -267,11 +270,7 @@ pub fn check_email_only(form: &str, email: &str) -> Result<crate::Email, FormFee
 }
 
 /// Choosing a new password (after a reset link, or in account settings).
-pub fn check_new_password(
-    form: &str,
-    password: &str,
-    email: &str,
-) -> Result<(), FormFeedback> {
+pub fn check_new_password(form: &str, password: &str, email: &str) -> Result<(), FormFeedback> {
     match new_password_problem(password, email) {
         Some(problem) => Err(FormFeedback::new(form).error("password", problem)),
         None => Ok(()),

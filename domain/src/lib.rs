@@ -3,8 +3,8 @@
 //! hold anything server-only (password hashes, secrets, database types).
 
 pub mod access;
-pub mod account_tokens;
 pub mod access_log;
+pub mod account_tokens;
 pub mod email;
 pub mod forms;
 pub mod ids;

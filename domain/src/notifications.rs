@@ -226,11 +226,18 @@ mod tests {
             new_messages: false,
         };
         for kind in EmailKind::ALL {
-            assert_eq!(should_send(kind, &none), kind.optional().is_none(), "{kind:?}");
+            assert_eq!(
+                should_send(kind, &none),
+                kind.optional().is_none(),
+                "{kind:?}"
+            );
         }
         assert!(should_send(EmailKind::PasswordReset, &none));
         assert!(!should_send(EmailKind::NewMessage, &none));
-        assert!(should_send(EmailKind::NewMessage, &EmailPreferences::default()));
+        assert!(should_send(
+            EmailKind::NewMessage,
+            &EmailPreferences::default()
+        ));
     }
 
     #[test]

@@ -5,10 +5,10 @@
 use crate::access::{Actor, PatientRef};
 
 use crate::access_log::{AccessLogEntry, NewAccessLogEntry};
-use crate::forms::FormFeedback;
-use crate::ids::{AccountId, PatientId, PracticeId};
 use crate::account_tokens::{TokenProblem, TokenPurpose};
 use crate::forms::CheckedSignUp;
+use crate::forms::FormFeedback;
+use crate::ids::{AccountId, PatientId, PracticeId};
 use crate::notifications::EmailPreferences;
 use crate::views::{
     AccountSettings, DevEmail, FailedEmail, OutboxSummary, PatientDetails, PracticeSummary,

@@ -222,7 +222,10 @@ impl fmt::Debug for EmailConfig {
             .field("smtp_port", &self.smtp_port())
             .field("smtp_tls", &self.smtp_tls)
             .field("smtp_username", &self.smtp_username)
-            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[set]"))
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "[set]"),
+            )
             .field("email_from", &self.email_from)
             .field("outbox_worker", &self.outbox_worker)
             .finish_non_exhaustive()

@@ -422,7 +422,10 @@ pub async fn demo_sign_up_example(
     .await
     .map_err(ProvisionError::Database)?;
     let Some(row) = row else { return Ok(None) };
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(ProvisionError::Database);
+    let text = |name: &str| {
+        row.try_get::<String, _>(name)
+            .map_err(ProvisionError::Database)
+    };
     let (Ok(dob), Ok(nhs)) = (
         text("date_of_birth")?.parse::<chrono::NaiveDate>(),
         NhsNumber::parse(&text("nhs_number")?),

@@ -33,8 +33,21 @@ fn carol_sign_up<'a>(email: &'a str, family: &'a str) -> Vec<(&'a str, &'a str)>
 
 /// Nothing clinical or identifying beyond a first name ever goes in an email.
 fn assert_no_clinical_detail(email: &Received) {
-    for secret in [CAROL_NHS, "999 000 1014", SARAH_NHS, "943 476 5919", "1990-07-14", "14 July 1990", "Testperson", PASSWORD] {
-        assert!(!email.raw.contains(secret), "email must not contain {secret}:\n{}", email.raw);
+    for secret in [
+        CAROL_NHS,
+        "999 000 1014",
+        SARAH_NHS,
+        "943 476 5919",
+        "1990-07-14",
+        "14 July 1990",
+        "Testperson",
+        PASSWORD,
+    ] {
+        assert!(
+            !email.raw.contains(secret),
+            "email must not contain {secret}:\n{}",
+            email.raw
+        );
     }
 }
 
@@ -49,29 +62,65 @@ fn token_of(link: &str) -> String {
 #[tokio::test]
 async fn sign_up_sends_a_confirmation_email_whose_link_opens_the_record() {
     let (app, sink) = with_mail().await;
-    let res = app.post_form("/api/sign_up", &carol_sign_up("carol@example.com", "testperson")).await;
+    let res = app
+        .post_form(
+            "/api/sign_up",
+            &carol_sign_up("carol@example.com", "testperson"),
+        )
+        .await;
     assert_eq!(location(&res), "/sign-up/check-email");
-    let page = app.get("/sign-up/check-email").await.text().await.expect("body");
+    let page = app
+        .get("/sign-up/check-email")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("carol@example.com"));
 
     let email = sink.wait_for_to("carol@example.com", WAIT).await;
     assert_eq!(email.envelope_to, vec!["carol@example.com".to_owned()]);
     assert_eq!(email.to, "carol@example.com");
     assert_eq!(email.from, "GP online services <no-reply@portal.test>");
-    assert_eq!(email.subject, "Confirm your email address - GP online services");
-    assert!(email.message_id.ends_with("@portal.test"), "{}", email.message_id);
+    assert_eq!(
+        email.subject,
+        "Confirm your email address - GP online services"
+    );
+    assert!(
+        email.message_id.ends_with("@portal.test"),
+        "{}",
+        email.message_id
+    );
     assert!(email.text.contains("Hello Carol,"));
-    assert!(email.text.contains("Riverside Surgery"), "the practice's name");
+    assert!(
+        email.text.contains("Riverside Surgery"),
+        "the practice's name"
+    );
     assert!(email.html.contains("Confirm your email address"));
     assert_no_clinical_detail(&email);
-    let link = email.link(&format!("{}/verify-email?token=", app.base)).expect("a confirmation link");
-    assert!(email.html.contains(&link), "the HTML part carries the same link");
+    let link = email
+        .link(&format!("{}/verify-email?token=", app.base))
+        .expect("a confirmation link");
+    assert!(
+        email.html.contains(&link),
+        "the HTML part carries the same link"
+    );
 
     // Signed in but not confirmed: no record yet, only the confirm page.
-    let res = app.post_form("/api/sign_in", &[("email", "carol@example.com"), ("password", PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/sign_in",
+            &[("email", "carol@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/");
     assert_eq!(location(&app.get("/home").await), "/confirm-email");
-    let refused = app.call(&app.client, "/api/patient_details", &[("patient", &app.fixtures.carol.to_string())]).await;
+    let refused = app
+        .call(
+            &app.client,
+            "/api/patient_details",
+            &[("patient", &app.fixtures.carol.to_string())],
+        )
+        .await;
     assert_eq!(refused.status(), 403);
     let page = app.get("/confirm-email").await.text().await.expect("body");
     assert!(page.contains("carol@example.com"));
@@ -79,17 +128,24 @@ async fn sign_up_sends_a_confirmation_email_whose_link_opens_the_record() {
     // Following the link: a page with a button, then the form post.
     let page = app.get(&path_of(&link, &app.base)).await;
     assert_eq!(page.status(), 200);
-    let res = app.post_form("/api/confirm_email", &[("token", &token_of(&link))]).await;
+    let res = app
+        .post_form("/api/confirm_email", &[("token", &token_of(&link))])
+        .await;
     assert_eq!(location(&res), "/email-confirmed");
     let home = app.get("/home").await;
     assert_eq!(home.status(), 200);
     assert!(home.text().await.expect("body").contains("Hello, Carol"));
     // Linking the account to her record is in her access log.
     let log = app.get("/access-log").await.text().await.expect("body");
-    assert!(log.contains("Created an online account for your record"), "{log}");
+    assert!(
+        log.contains("Created an online account for your record"),
+        "{log}"
+    );
 
     // The link is used up.
-    let again = app.post_form("/api/confirm_email", &[("token", &token_of(&link))]).await;
+    let again = app
+        .post_form("/api/confirm_email", &[("token", &token_of(&link))])
+        .await;
     assert!(location(&again).starts_with("/verify-email"));
     let page = app.get(&location(&again)).await.text().await.expect("body");
     assert!(page.contains("This link has already been used"), "{page}");
@@ -100,19 +156,47 @@ async fn sign_up_sends_a_confirmation_email_whose_link_opens_the_record() {
 async fn sign_up_answers_the_same_whatever_the_details_and_tells_only_the_mailbox() {
     let (app, sink) = with_mail().await;
     // Details that match nobody, and an address that already has an account.
-    let wrong = app.post_form("/api/sign_up", &carol_sign_up("someone@example.com", "Notthem")).await;
-    let taken = app.post_form("/api/sign_up", &carol_sign_up(SARAH, "Testperson")).await;
+    let wrong = app
+        .post_form(
+            "/api/sign_up",
+            &carol_sign_up("someone@example.com", "Notthem"),
+        )
+        .await;
+    let taken = app
+        .post_form("/api/sign_up", &carol_sign_up(SARAH, "Testperson"))
+        .await;
     assert_eq!(location(&wrong), "/sign-up/check-email");
     assert_eq!(location(&taken), "/sign-up/check-email");
     let not_matched = sink.wait_for_to("someone@example.com", WAIT).await;
-    assert_eq!(not_matched.subject, "We could not create your account - GP online services");
+    assert_eq!(
+        not_matched.subject,
+        "We could not create your account - GP online services"
+    );
     let already = sink.wait_for_to(SARAH, WAIT).await;
-    assert_eq!(already.subject, "You already have an account - GP online services");
-    assert!(already.text.contains(&format!("{}/forgot-password", app.base)));
+    assert_eq!(
+        already.subject,
+        "You already have an account - GP online services"
+    );
+    assert!(
+        already
+            .text
+            .contains(&format!("{}/forgot-password", app.base))
+    );
     assert_no_clinical_detail(&not_matched);
-    assert_eq!(app.count("select count(*) from accounts where email = 'someone@example.com'").await, 0);
+    assert_eq!(
+        app.count("select count(*) from accounts where email = 'someone@example.com'")
+            .await,
+        0
+    );
     // Carol's record was not linked by the failed attempt, nor by Sarah's address.
-    assert_eq!(app.count(&format!("select count(*) from accounts where patient_id = {}", app.fixtures.carol)).await, 0);
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from accounts where patient_id = {}",
+            app.fixtures.carol
+        ))
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -135,10 +219,17 @@ async fn bad_sign_up_input_is_explained_kept_and_writes_nothing() {
         assert!(page.contains(message), "{message}");
     }
     assert!(page.contains("value=\"carol@\""), "the email is kept");
-    assert!(page.contains(&format!("value=\"{CAROL_NHS}\"")), "the NHS number is kept");
+    assert!(
+        page.contains(&format!("value=\"{CAROL_NHS}\"")),
+        "the NHS number is kept"
+    );
     assert!(!page.contains("value=\"short\""), "the password is not");
     assert_eq!(app.count("select count(*) from outbox").await, 0);
-    assert_eq!(app.count("select count(*) from accounts where email like 'carol%'").await, 0);
+    assert_eq!(
+        app.count("select count(*) from accounts where email like 'carol%'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -152,7 +243,11 @@ async fn a_practice_name_cannot_add_a_header_or_a_recipient() {
         .await
         .expect("a hostile practice name");
     // In a body (sign-up confirmation) and in a subject (a new-message notice).
-    app.post_form("/api/sign_up", &carol_sign_up("carol@example.com", "Testperson")).await;
+    app.post_form(
+        "/api/sign_up",
+        &carol_sign_up("carol@example.com", "Testperson"),
+    )
+    .await;
     let mut tx = app.db.begin_write().await.expect("tx");
     enqueue(
         &mut tx,
@@ -160,7 +255,10 @@ async fn a_practice_name_cannot_add_a_header_or_a_recipient() {
             kind: domain::notifications::EmailKind::NewMessage,
             recipient: domain::Email::parse(SARAH).expect("email"),
             account: None,
-            payload: EmailPayload { name: Some("Sarah".into()), practice_name: Some(hostile.into()) },
+            payload: EmailPayload {
+                name: Some("Sarah".into()),
+                practice_name: Some(hostile.into()),
+            },
             link_token: None,
         },
         "portal.test",
@@ -191,48 +289,110 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
     let other_device = client();
     app.sign_in_with(&other_device, SARAH).await;
 
-    let res = app.post_form("/api/request_password_reset", &[("email", SARAH)]).await;
+    let res = app
+        .post_form("/api/request_password_reset", &[("email", SARAH)])
+        .await;
     assert_eq!(location(&res), "/forgot-password/sent");
-    let unknown = app.post_form("/api/request_password_reset", &[("email", "nobody@example.com")]).await;
-    assert_eq!(location(&unknown), "/forgot-password/sent", "the same answer for an unknown address");
+    let unknown = app
+        .post_form(
+            "/api/request_password_reset",
+            &[("email", "nobody@example.com")],
+        )
+        .await;
+    assert_eq!(
+        location(&unknown),
+        "/forgot-password/sent",
+        "the same answer for an unknown address"
+    );
 
     let email = sink.wait_for_to(SARAH, WAIT).await;
     assert_eq!(email.subject, "Reset your password - GP online services");
     assert!(email.text.contains("30 minutes"));
     assert_no_clinical_detail(&email);
-    let link = email.link(&format!("{}/reset-password?token=", app.base)).expect("reset link");
+    let link = email
+        .link(&format!("{}/reset-password?token=", app.base))
+        .expect("reset link");
     let token = token_of(&link);
     // Only the hash is stored.
-    assert_eq!(app.count(&format!("select count(*) from account_tokens where token_hash = '{token}'")).await, 0);
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from account_tokens where token_hash = '{token}'"
+        ))
+        .await,
+        0
+    );
     assert_eq!(app.get(&path_of(&link, &app.base)).await.status(), 200);
 
-    let res = app.post_form("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/password-reset-done");
     // The other device is signed out; the new password works and the old does not.
-    let elsewhere = other_device.get(app.url("/home")).header("accept", "text/html").send().await.expect("get");
+    let elsewhere = other_device
+        .get(app.url("/home"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(location(&elsewhere), "/sign-in");
-    let old = app.post_form_with(&client(), "/api/sign_in", &[("email", SARAH), ("password", PASSWORD)]).await;
+    let old = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", SARAH), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&old), "/sign-in");
-    let new = app.post_form_with(&client(), "/api/sign_in", &[("email", SARAH), ("password", NEW_PASSWORD)]).await;
+    let new = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", SARAH), ("password", NEW_PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&new), "/");
-    let notice = sink.wait_for(2, WAIT).await.into_iter().find(|m| m.subject.starts_with("Your password has been changed")).expect("a notice");
+    let notice = sink
+        .wait_for(2, WAIT)
+        .await
+        .into_iter()
+        .find(|m| m.subject.starts_with("Your password has been changed"))
+        .expect("a notice");
     assert_eq!(notice.envelope_to, vec![SARAH.to_owned()]);
     assert!(sink.to("nobody@example.com").is_empty());
 
     // Used twice: refused, nothing changes.
-    let again = app.post_form("/api/reset_password", &[("token", &token), ("password", "yet another passphrase")]).await;
+    let again = app
+        .post_form(
+            "/api/reset_password",
+            &[("token", &token), ("password", "yet another passphrase")],
+        )
+        .await;
     let page = app.get(&location(&again)).await.text().await.expect("body");
     assert!(page.contains("This link has already been used"), "{page}");
-    let still = app.post_form_with(&client(), "/api/sign_in", &[("email", SARAH), ("password", NEW_PASSWORD)]).await;
+    let still = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", SARAH), ("password", NEW_PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&still), "/");
 }
 
 #[tokio::test]
 async fn expired_and_tampered_reset_links_are_refused_plainly() {
     let (app, sink) = with_mail().await;
-    app.post_form("/api/request_password_reset", &[("email", SARAH)]).await;
+    app.post_form("/api/request_password_reset", &[("email", SARAH)])
+        .await;
     let email = sink.wait_for_to(SARAH, WAIT).await;
-    let token = token_of(&email.link(&format!("{}/reset-password?token=", app.base)).expect("link"));
+    let token = token_of(
+        &email
+            .link(&format!("{}/reset-password?token=", app.base))
+            .expect("link"),
+    );
 
     let mut tampered = token.clone();
     let last = if tampered.ends_with('A') { "B" } else { "A" };
@@ -241,7 +401,12 @@ async fn expired_and_tampered_reset_links_are_refused_plainly() {
         (tampered.as_str(), "This link is not valid"),
         ("not-even-a-token", "This link is not valid"),
     ] {
-        let res = app.post_form("/api/reset_password", &[("token", bad), ("password", NEW_PASSWORD)]).await;
+        let res = app
+            .post_form(
+                "/api/reset_password",
+                &[("token", bad), ("password", NEW_PASSWORD)],
+            )
+            .await;
         let page = app.get(&location(&res)).await.text().await.expect("body");
         assert!(page.contains(message), "{bad}: {page}");
     }
@@ -250,11 +415,22 @@ async fn expired_and_tampered_reset_links_are_refused_plainly() {
         .execute(&app.db.pool)
         .await
         .expect("age the link");
-    let res = app.post_form("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD)],
+        )
+        .await;
     let page = app.get(&location(&res)).await.text().await.expect("body");
     assert!(page.contains("This link has expired"), "{page}");
     // Nothing changed: the old password still works.
-    let old = app.post_form_with(&client(), "/api/sign_in", &[("email", SARAH), ("password", PASSWORD)]).await;
+    let old = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", SARAH), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&old), "/");
 }
 
@@ -262,28 +438,68 @@ async fn expired_and_tampered_reset_links_are_refused_plainly() {
 async fn changing_the_email_address_needs_the_new_one_confirmed_and_tells_the_old_one() {
     let (app, sink) = with_mail().await;
     app.sign_in(SARAH).await;
-    let res = app.post_form("/api/request_email_change", &[("email", "not an email"), ("password", PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/request_email_change",
+            &[("email", "not an email"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/account/email");
     let page = app.get("/account/email").await.text().await.expect("body");
     assert!(page.contains("Enter an email address in the correct format"));
     assert!(page.contains("value=\"not an email\""));
 
-    let res = app.post_form("/api/request_email_change", &[("email", "sarah.new@example.com"), ("password", "wrong password!!")]).await;
+    let res = app
+        .post_form(
+            "/api/request_email_change",
+            &[
+                ("email", "sarah.new@example.com"),
+                ("password", "wrong password!!"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/account/email");
     assert!(sink.received().is_empty());
 
-    let res = app.post_form("/api/request_email_change", &[("email", "Sarah.New@example.com"), ("password", PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/request_email_change",
+            &[("email", "Sarah.New@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert!(location(&res).starts_with("/account"), "{}", location(&res));
     let confirm = sink.wait_for_to("sarah.new@example.com", WAIT).await;
-    assert_eq!(confirm.subject, "Confirm your new email address - GP online services");
+    assert_eq!(
+        confirm.subject,
+        "Confirm your new email address - GP online services"
+    );
     // Not changed until confirmed.
-    assert_eq!(app.count(&format!("select count(*) from accounts where email = '{SARAH}'")).await, 1);
-    let link = confirm.link(&format!("{}/confirm-email-change?token=", app.base)).expect("link");
-    let res = app.post_form("/api/confirm_email_change", &[("token", &token_of(&link))]).await;
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from accounts where email = '{SARAH}'"
+        ))
+        .await,
+        1
+    );
+    let link = confirm
+        .link(&format!("{}/confirm-email-change?token=", app.base))
+        .expect("link");
+    let res = app
+        .post_form("/api/confirm_email_change", &[("token", &token_of(&link))])
+        .await;
     assert_eq!(location(&res), "/email-changed");
     let notice = sink.wait_for_to(SARAH, WAIT).await;
-    assert_eq!(notice.subject, "Your email address has been changed - GP online services");
-    let new = app.post_form_with(&client(), "/api/sign_in", &[("email", "sarah.new@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(
+        notice.subject,
+        "Your email address has been changed - GP online services"
+    );
+    let new = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", "sarah.new@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&new), "/");
 }
 
@@ -293,15 +509,44 @@ async fn changing_the_password_signs_out_other_devices_and_sends_a_notice() {
     let other_device = client();
     app.sign_in_with(&other_device, SARAH).await;
     app.sign_in(SARAH).await;
-    let res = app.post_form("/api/change_password", &[("current_password", "not my password"), ("password", NEW_PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/change_password",
+            &[
+                ("current_password", "not my password"),
+                ("password", NEW_PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/account/password");
-    let res = app.post_form("/api/change_password", &[("current_password", PASSWORD), ("password", NEW_PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/change_password",
+            &[("current_password", PASSWORD), ("password", NEW_PASSWORD)],
+        )
+        .await;
     assert!(location(&res).starts_with("/account"), "{}", location(&res));
-    assert_eq!(app.get("/home").await.status(), 200, "this device stays signed in");
-    let elsewhere = other_device.get(app.url("/home")).header("accept", "text/html").send().await.expect("get");
-    assert_eq!(location(&elsewhere), "/sign-in", "the other device is signed out");
+    assert_eq!(
+        app.get("/home").await.status(),
+        200,
+        "this device stays signed in"
+    );
+    let elsewhere = other_device
+        .get(app.url("/home"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        location(&elsewhere),
+        "/sign-in",
+        "the other device is signed out"
+    );
     let notice = sink.wait_for_to(SARAH, WAIT).await;
-    assert_eq!(notice.subject, "Your password has been changed - GP online services");
+    assert_eq!(
+        notice.subject,
+        "Your password has been changed - GP online services"
+    );
 }
 
 #[tokio::test]
@@ -310,11 +555,19 @@ async fn optional_emails_follow_preferences_and_security_emails_always_go() {
     use server::outbox::store::{EmailPayload, Enqueued, NewEmail, enqueue};
     let (app, _sink) = with_mail().await;
     app.sign_in(SARAH).await;
-    let res = app.post_form("/api/set_email_preferences", &[("appointment_reminders", "on")]).await;
+    let res = app
+        .post_form(
+            "/api/set_email_preferences",
+            &[("appointment_reminders", "on")],
+        )
+        .await;
     assert!(location(&res).starts_with("/account"));
     let page = app.get(&location(&res)).await.text().await.expect("body");
     assert!(page.contains("Your email preferences have been saved"));
-    let account = domain::AccountId(app.count(&format!("select id from accounts where email = '{SARAH}'")).await);
+    let account = domain::AccountId(
+        app.count(&format!("select id from accounts where email = '{SARAH}'"))
+            .await,
+    );
     let mut tx = app.db.begin_write().await.expect("tx");
     let mut write = async |kind| {
         enqueue(
@@ -333,7 +586,10 @@ async fn optional_emails_follow_preferences_and_security_emails_always_go() {
         .expect("enqueue")
     };
     assert_eq!(write(EmailKind::NewMessage).await, Enqueued::NotWanted);
-    assert_eq!(write(EmailKind::AppointmentReminder).await, Enqueued::Written);
+    assert_eq!(
+        write(EmailKind::AppointmentReminder).await,
+        Enqueued::Written
+    );
     assert_eq!(write(EmailKind::PasswordChanged).await, Enqueued::Written);
     tx.rollback().await.expect("rollback");
 }
@@ -341,8 +597,16 @@ async fn optional_emails_follow_preferences_and_security_emails_always_go() {
 #[tokio::test]
 async fn without_a_mail_server_emails_go_to_the_log_and_the_development_mailbox() {
     let app = TestApp::spawn().await;
-    assert!(app.get("/dev/emails").await.text().await.expect("body").contains("Development mailbox"));
-    app.post_form("/api/request_password_reset", &[("email", SARAH)]).await;
+    assert!(
+        app.get("/dev/emails")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("Development mailbox")
+    );
+    app.post_form("/api/request_password_reset", &[("email", SARAH)])
+        .await;
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let page = app.get("/dev/emails").await.text().await.expect("body");
@@ -350,7 +614,10 @@ async fn without_a_mail_server_emails_go_to_the_log_and_the_development_mailbox(
             assert!(page.contains(&format!("{}/reset-password?token=", app.base)));
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no email in the development mailbox");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no email in the development mailbox"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // With a real mail server configured, the page does not exist.
@@ -361,15 +628,19 @@ async fn without_a_mail_server_emails_go_to_the_log_and_the_development_mailbox(
 #[tokio::test]
 async fn a_log_only_mailbox_is_refused_outside_localhost() {
     let url = fresh_database_url().await;
-    let db = server::db::connect(&database_config(&url)).await.expect("connect");
+    let db = server::db::connect(&database_config(&url))
+        .await
+        .expect("connect");
     db.migrate().await.expect("migrate");
     let mut config = serve_config(&url);
     config.public_url = "https://portal.example.nhs.uk".into();
-    let err = server::web::build(config.clone(), db.clone()).await.err().expect("refused");
+    let err = server::web::build(config.clone(), db.clone())
+        .await
+        .expect_err("refused");
     assert!(err.to_string().contains("Set PORTAL_SMTP_HOST"), "{err}");
     config.email.smtp_host = Some("mail.example.nhs.uk".into());
     config.email.smtp_tls = server::config::SmtpTls::None;
-    let err = server::web::build(config, db).await.err().expect("refused");
+    let err = server::web::build(config, db).await.expect_err("refused");
     assert!(err.to_string().contains("unencrypted"), "{err}");
 }
 
@@ -378,15 +649,41 @@ async fn wrong_passwords_in_account_settings_are_limited_like_sign_ins() {
     let app = TestApp::spawn().await;
     app.sign_in(SARAH).await;
     for _ in 0..5 {
-        let res = app.post_form("/api/change_password", &[("current_password", "a wrong guess!!"), ("password", NEW_PASSWORD)]).await;
+        let res = app
+            .post_form(
+                "/api/change_password",
+                &[
+                    ("current_password", "a wrong guess!!"),
+                    ("password", NEW_PASSWORD),
+                ],
+            )
+            .await;
         assert_eq!(location(&res), "/account/password");
     }
     // Even the right password is refused now, and nothing changes.
-    let res = app.post_form("/api/change_password", &[("current_password", PASSWORD), ("password", NEW_PASSWORD)]).await;
+    let res = app
+        .post_form(
+            "/api/change_password",
+            &[("current_password", PASSWORD), ("password", NEW_PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/account/password");
-    let page = app.get("/account/password").await.text().await.expect("body");
-    assert!(page.contains("You have entered a wrong password too many times"), "{page}");
-    let res = app.post_form("/api/request_email_change", &[("email", "new@example.com"), ("password", PASSWORD)]).await;
+    let page = app
+        .get("/account/password")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("You have entered a wrong password too many times"),
+        "{page}"
+    );
+    let res = app
+        .post_form(
+            "/api/request_email_change",
+            &[("email", "new@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/account/email");
     assert_eq!(app.count("select count(*) from outbox").await, 0);
 }

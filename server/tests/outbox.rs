@@ -73,24 +73,42 @@ async fn while_the_mail_server_is_down_emails_wait_and_then_go_once() {
     })
     .await;
     for email in [SARAH, "bob@example.com"] {
-        let res = app.post_form("/api/request_password_reset", &[("email", email)]).await;
+        let res = app
+            .post_form("/api/request_password_reset", &[("email", email)])
+            .await;
         assert_eq!(location(&res), "/forgot-password/sent", "{email}");
     }
     // Failures are recorded and retried while the server is down.
     let deadline = Instant::now() + WAIT;
-    while app.count("select coalesce(min(attempts), 0) from outbox").await < 2 {
+    while app
+        .count("select coalesce(min(attempts), 0) from outbox")
+        .await
+        < 2
+    {
         assert!(Instant::now() < deadline, "no retries recorded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(app.count("select count(*) from outbox where status = 'sent'").await, 0);
+    assert_eq!(
+        app.count("select count(*) from outbox where status = 'sent'")
+            .await,
+        0
+    );
     assert_eq!(app.count("select count(*) from outbox").await, 2);
-    assert_eq!(app.count("select count(*) from outbox where last_error is not null").await, 2);
+    assert_eq!(
+        app.count("select count(*) from outbox where last_error is not null")
+            .await,
+        2
+    );
     sink.run(&[]).await;
     wait_until_all_sent(&app.db, WAIT).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_each_once(&sink.received(), 2);
     // Sent rows no longer hold the link's token.
-    assert_eq!(app.count("select count(*) from outbox where link_token is not null").await, 0);
+    assert_eq!(
+        app.count("select count(*) from outbox where link_token is not null")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -101,10 +119,18 @@ async fn after_too_many_failures_an_administrator_sees_the_email_and_can_retry_i
         c.email.outbox_max_attempts = 2;
     })
     .await;
-    app.post_form("/api/request_password_reset", &[("email", SARAH)]).await;
+    app.post_form("/api/request_password_reset", &[("email", SARAH)])
+        .await;
     let deadline = Instant::now() + WAIT;
-    while app.count("select count(*) from outbox where status = 'failed'").await == 0 {
-        assert!(Instant::now() < deadline, "the email was never marked failed");
+    while app
+        .count("select count(*) from outbox where status = 'failed'")
+        .await
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the email was never marked failed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(sink.received().is_empty());
@@ -112,8 +138,12 @@ async fn after_too_many_failures_an_administrator_sees_the_email_and_can_retry_i
     let page = app.get("/admin/emails").await.text().await.expect("body");
     assert!(page.contains(SARAH), "the failed email is listed");
     assert!(page.contains("451"), "with the mail server's answer");
-    let id = app.count("select id from outbox where status = 'failed'").await;
-    let res = app.post_form("/api/retry_email", &[("id", &id.to_string())]).await;
+    let id = app
+        .count("select id from outbox where status = 'failed'")
+        .await;
+    let res = app
+        .post_form("/api/retry_email", &[("id", &id.to_string())])
+        .await;
     assert!(location(&res).starts_with("/admin/emails"));
     let arrived = sink.wait_for(1, WAIT).await;
     assert_eq!(arrived[0].envelope_to, vec![SARAH.to_owned()]);
@@ -121,7 +151,12 @@ async fn after_too_many_failures_an_administrator_sees_the_email_and_can_retry_i
     // Staff other than system administrators cannot see the list.
     let reception = client();
     app.sign_in_with(&reception, RECEPTION_A).await;
-    let res = reception.get(app.url("/admin/emails")).header("accept", "text/html").send().await.expect("get");
+    let res = reception
+        .get(app.url("/admin/emails"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(location(&res), "/forbidden");
 }
 
@@ -137,7 +172,9 @@ async fn two_servers_draining_one_outbox_send_every_email_exactly_once() {
     write_emails(&app.db, total, "two").await;
     // Two more servers, each with its own pool and worker, on the same database.
     for _ in 0..2 {
-        let db = server::db::connect(&database_config(&app.database_url)).await.expect("connect");
+        let db = server::db::connect(&database_config(&app.database_url))
+            .await
+            .expect("connect");
         let mut config = serve_config(&app.database_url);
         sink.configure(&mut config.email);
         config.email.outbox_batch = 7;
@@ -147,7 +184,9 @@ async fn two_servers_draining_one_outbox_send_every_email_exactly_once() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_each_once(&sink.received(), total);
     // Both servers took part.
-    let workers = app.count("select count(distinct claimed_by) from outbox where status = 'sent'").await;
+    let workers = app
+        .count("select count(distinct claimed_by) from outbox where status = 'sent'")
+        .await;
     assert_eq!(workers, 2, "both servers sent some");
 }
 
@@ -184,7 +223,11 @@ impl Portal {
 
     async fn ready(&self) {
         let deadline = Instant::now() + WAIT;
-        while reqwest::get(format!("{}/readyz", self.base)).await.map(|r| r.status() != 200).unwrap_or(true) {
+        while reqwest::get(format!("{}/readyz", self.base))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
             assert!(Instant::now() < deadline, "portal did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -221,10 +264,18 @@ async fn a_server_killed_after_the_change_commits_sends_the_email_once_after_res
     let app = TestApp::spawn_with(|c| c.email.outbox_worker = false).await;
     let sink = MailSink::start().await;
     // Killed before its worker could send: the worker is off in this process.
-    let portal = Portal::start(&app.database_url, &sink, &[("PORTAL_OUTBOX_WORKER", "false")]);
+    let portal = Portal::start(
+        &app.database_url,
+        &sink,
+        &[("PORTAL_OUTBOX_WORKER", "false")],
+    );
     portal.ready().await;
     ask_for_reset(&portal, SARAH).await;
-    assert_eq!(app.count("select count(*) from outbox where status = 'waiting'").await, 1);
+    assert_eq!(
+        app.count("select count(*) from outbox where status = 'waiting'")
+            .await,
+        1
+    );
     portal.kill();
     assert!(sink.received().is_empty());
     let restarted = Portal::start(&app.database_url, &sink, &[]);
@@ -245,7 +296,11 @@ async fn a_server_killed_in_the_middle_of_sending_is_covered_by_its_lease() {
     portal.ready().await;
     ask_for_reset(&portal, SARAH).await;
     let deadline = Instant::now() + WAIT;
-    while app.count("select count(*) from outbox where status = 'sending'").await == 0 {
+    while app
+        .count("select count(*) from outbox where status = 'sending'")
+        .await
+        == 0
+    {
         assert!(Instant::now() < deadline, "the email was never claimed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -45,8 +45,7 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(db: Db, config: &EmailConfig, public_url: &str) -> Result<Self, EmailSetupError> {
         let from = transport::sender(config)?;
-        let transport =
-            Transport::from_config(config, crate::config::is_loopback_url(public_url))?;
+        let transport = Transport::from_config(config, crate::config::is_loopback_url(public_url))?;
         let mut id = [0u8; 6];
         rand::thread_rng().fill(&mut id);
         let worker_id = format!(
@@ -194,7 +193,9 @@ impl OutboxAdmin for Outbox {
     }
 
     async fn retry(&self, id: i64) -> Result<bool, PortError> {
-        let retried = store::retry(&self.db, id, now_unix()).await.map_err(db_err)?;
+        let retried = store::retry(&self.db, id, now_unix())
+            .await
+            .map_err(db_err)?;
         if retried {
             self.wake();
         }

@@ -101,8 +101,8 @@ pub async fn enqueue(
             return Ok(Enqueued::TooMany);
         }
     }
-    let payload = serde_json::to_string(&email.payload)
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload =
+        serde_json::to_string(&email.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "insert into outbox (kind, recipient, account_id, payload, link_token, status, attempts, due_at, message_id, created_at)
          values ($1, $2, $3, $4, $5, 'waiting', 0, $6, $7, $6)",
@@ -214,9 +214,10 @@ pub async fn mark_failed_attempt(
     after: AfterFailure,
 ) -> Result<(), sqlx::Error> {
     let (status, due_at) = match after {
-        AfterFailure::RetryIn { seconds } => {
-            ("waiting", now + i64::try_from(seconds).unwrap_or(i64::MAX / 2))
-        }
+        AfterFailure::RetryIn { seconds } => (
+            "waiting",
+            now + i64::try_from(seconds).unwrap_or(i64::MAX / 2),
+        ),
         AfterFailure::GiveUp => ("failed", now),
     };
     let error: String = error.chars().take(500).collect();

@@ -45,9 +45,7 @@ pub fn link_path(kind: EmailKind) -> Option<(&'static str, TokenPurpose)> {
     match kind {
         EmailKind::VerifyEmail => Some(("/verify-email", TokenPurpose::VerifyEmail)),
         EmailKind::PasswordReset => Some(("/reset-password", TokenPurpose::ResetPassword)),
-        EmailKind::ConfirmEmailChange => {
-            Some(("/confirm-email-change", TokenPurpose::ChangeEmail))
-        }
+        EmailKind::ConfirmEmailChange => Some(("/confirm-email-change", TokenPurpose::ChangeEmail)),
         _ => None,
     }
 }
@@ -75,11 +73,17 @@ pub fn render(email: &ClaimedEmail, site: &str) -> Result<RenderedEmail, askama:
     // Names are one line wherever they appear, headers or body.
     let practice_name = email.payload.practice_name.as_deref().map(single_line);
     let practice_name = practice_name.as_deref();
-    let name = email.payload.name.as_deref().map(single_line).unwrap_or_default();
+    let name = email
+        .payload
+        .name
+        .as_deref()
+        .map(single_line)
+        .unwrap_or_default();
     let (link, lifetime) = match (link_path(email.kind), &email.link_token) {
-        (Some((path, purpose)), Some(token)) => {
-            (format!("{site}{path}?token={token}"), purpose.lifetime_words())
-        }
+        (Some((path, purpose)), Some(token)) => (
+            format!("{site}{path}?token={token}"),
+            purpose.lifetime_words(),
+        ),
         _ => (String::new(), ""),
     };
     let subject = subject(email.kind, practice_name);
@@ -137,11 +141,24 @@ mod tests {
     fn every_kind_renders_in_both_forms() {
         for kind in EmailKind::ALL {
             let token = link_path(kind).map(|_| "t".repeat(43));
-            let email = render(&claimed(kind, token.as_deref()), "https://portal.example").expect("renders");
-            assert!(email.text.starts_with("Hello Ann <b>Lee</b>,"), "{kind:?}: {}", email.text);
-            assert!(email.html.contains("Hello Ann &#60;b&#62;Lee&#60;/b&#62;,") || email.html.contains("Hello Ann &lt;b&gt;Lee&lt;/b&gt;,"), "{kind:?} html escaped: {}", email.html);
+            let email = render(&claimed(kind, token.as_deref()), "https://portal.example")
+                .expect("renders");
+            assert!(
+                email.text.starts_with("Hello Ann <b>Lee</b>,"),
+                "{kind:?}: {}",
+                email.text
+            );
+            assert!(
+                email.html.contains("Hello Ann &#60;b&#62;Lee&#60;/b&#62;,")
+                    || email.html.contains("Hello Ann &lt;b&gt;Lee&lt;/b&gt;,"),
+                "{kind:?} html escaped: {}",
+                email.html
+            );
             if let Some(token) = token {
-                let link = format!("https://portal.example{}?token={token}", link_path(kind).map(|(p, _)| p).unwrap_or(""));
+                let link = format!(
+                    "https://portal.example{}?token={token}",
+                    link_path(kind).map(|(p, _)| p).unwrap_or("")
+                );
                 assert!(email.text.contains(&link), "{kind:?}");
                 assert!(email.html.contains(&link), "{kind:?}");
             }
@@ -153,7 +170,8 @@ mod tests {
     fn optional_emails_say_how_to_stop_them() {
         let email = render(&claimed(EmailKind::NewMessage, None), "https://p").expect("renders");
         assert!(email.text.contains("https://p/account/notifications"));
-        let reset = render(&claimed(EmailKind::PasswordReset, Some("x")), "https://p").expect("renders");
+        let reset =
+            render(&claimed(EmailKind::PasswordReset, Some("x")), "https://p").expect("renders");
         assert!(!reset.text.contains("/account/notifications"));
     }
 

@@ -77,7 +77,10 @@ pub fn sender(config: &EmailConfig) -> Result<Mailbox, EmailSetupError> {
 }
 
 impl Transport {
-    pub fn from_config(config: &EmailConfig, public_url_is_local: bool) -> Result<Self, EmailSetupError> {
+    pub fn from_config(
+        config: &EmailConfig,
+        public_url_is_local: bool,
+    ) -> Result<Self, EmailSetupError> {
         let Some(host) = config.smtp_host.as_deref().filter(|h| !h.trim().is_empty()) else {
             if !public_url_is_local {
                 return Err(EmailSetupError::NoMailServer);
@@ -104,7 +107,9 @@ impl Transport {
         };
         let mut builder = builder
             .port(config.smtp_port())
-            .timeout(Some(Duration::from_secs(config.smtp_timeout_seconds.max(1))));
+            .timeout(Some(Duration::from_secs(
+                config.smtp_timeout_seconds.max(1),
+            )));
         if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password) {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -151,10 +156,14 @@ impl Transport {
                         email.html.clone(),
                     ))
                     .map_err(|e| permanent(format!("message could not be built: {e}")))?;
-                mailer.send(message).await.map(|_| ()).map_err(|e| SendFailure {
-                    permanent: e.is_permanent(),
-                    text: e.to_string(),
-                })
+                mailer
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendFailure {
+                        permanent: e.is_permanent(),
+                        text: e.to_string(),
+                    })
             }
             Transport::Log(mailbox) => {
                 // Development only (refused unless the portal is on localhost).

@@ -10,7 +10,10 @@ use crate::outbox::store::{EmailPayload, Enqueued, NewEmail, enqueue};
 use crate::passwords;
 use async_trait::async_trait;
 use base64::Engine;
-use domain::account_tokens::{TokenProblem, TokenPurpose, TokenState, check_token, looks_like_token};
+use domain::access_log::{NewAccessLogEntry, Outcome, RecordAction};
+use domain::account_tokens::{
+    TokenProblem, TokenPurpose, TokenState, check_token, looks_like_token,
+};
 use domain::forms::CheckedSignUp;
 use domain::notifications::{EmailKind, EmailPreferences};
 use domain::ports::{
@@ -18,7 +21,6 @@ use domain::ports::{
 };
 use domain::throttle::{self, ThrottleDecision};
 use domain::views::AccountSettings;
-use domain::access_log::{NewAccessLogEntry, Outcome, RecordAction};
 use domain::{AccountId, Email, PatientId, PracticeId, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -91,7 +93,10 @@ impl SqlAccountService {
             .await
             .map_err(db_err)?;
         if result == Enqueued::TooMany {
-            tracing::warn!(kind = kind.as_str(), "email not written: too many asked for to one address this hour");
+            tracing::warn!(
+                kind = kind.as_str(),
+                "email not written: too many asked for to one address this hour"
+            );
         }
         Ok(result)
     }
@@ -179,7 +184,9 @@ impl SqlAccountService {
             ))),
             None => {
                 let state = token_state(&mut **tx, &hash).await?;
-                Ok(Err(check_token(state, purpose, now).err().unwrap_or(TokenProblem::AlreadyUsed)))
+                Ok(Err(check_token(state, purpose, now)
+                    .err()
+                    .unwrap_or(TokenProblem::AlreadyUsed)))
             }
         }
     }
@@ -187,13 +194,19 @@ impl SqlAccountService {
     /// Checks a signed-in person's password before a change. Wrong
     /// answers count as failed sign-ins for the account, under the same
     /// limit.
-    async fn check_password(&self, account: AccountId, password: &str) -> Result<PasswordCheck, PortError> {
+    async fn check_password(
+        &self,
+        account: AccountId,
+        password: &str,
+    ) -> Result<PasswordCheck, PortError> {
         let row = sqlx::query("select email, password_hash from accounts where id = $1")
             .bind(account.0)
             .fetch_optional(&self.db.pool)
             .await
             .map_err(db_err)?;
-        let Some(row) = row else { return Ok(PasswordCheck::Wrong) };
+        let Some(row) = row else {
+            return Ok(PasswordCheck::Wrong);
+        };
         let email: String = row.try_get("email").map_err(db_err)?;
         let phc: String = row.try_get("password_hash").map_err(db_err)?;
         let since = now_unix() - throttle::WINDOW.as_secs() as i64;
@@ -205,7 +218,9 @@ impl SqlAccountService {
             .map_err(db_err)?
             .try_get(0)
             .map_err(db_err)?;
-        if throttle::decide(u32::try_from(failures).unwrap_or(u32::MAX), 0) == ThrottleDecision::TooManyAttempts {
+        if throttle::decide(u32::try_from(failures).unwrap_or(u32::MAX), 0)
+            == ThrottleDecision::TooManyAttempts
+        {
             return Ok(PasswordCheck::TooManyAttempts);
         }
         if !passwords::verify_off_runtime(password.to_owned(), phc).await {
@@ -217,7 +232,8 @@ impl SqlAccountService {
                 .map_err(db_err)?;
             return Ok(PasswordCheck::Wrong);
         }
-        let email = Email::parse(&email).map_err(|e| PortError::new(format!("stored email: {e}")))?;
+        let email =
+            Email::parse(&email).map_err(|e| PortError::new(format!("stored email: {e}")))?;
         Ok(PasswordCheck::Matches(email))
     }
 
@@ -238,11 +254,13 @@ async fn token_state<'e>(
     executor: impl sqlx::Executor<'e, Database = Any>,
     hash: &str,
 ) -> Result<Option<TokenState>, PortError> {
-    let row = sqlx::query("select purpose, expires_at, used_at from account_tokens where token_hash = $1")
-        .bind(hash)
-        .fetch_optional(executor)
-        .await
-        .map_err(db_err)?;
+    let row = sqlx::query(
+        "select purpose, expires_at, used_at from account_tokens where token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(executor)
+    .await
+    .map_err(db_err)?;
     let Some(row) = row else { return Ok(None) };
     let purpose: String = row.try_get("purpose").map_err(db_err)?;
     let Some(purpose) = TokenPurpose::parse(&purpose) else {
@@ -251,7 +269,10 @@ async fn token_state<'e>(
     Ok(Some(TokenState {
         purpose,
         expires_at: row.try_get("expires_at").map_err(db_err)?,
-        used: row.try_get::<Option<i64>, _>("used_at").map_err(db_err)?.is_some(),
+        used: row
+            .try_get::<Option<i64>, _>("used_at")
+            .map_err(db_err)?
+            .is_some(),
     }))
 }
 
@@ -264,7 +285,13 @@ async fn end_sessions(tx: &mut Tx, account: AccountId) -> Result<(), PortError> 
     Ok(())
 }
 
-async fn notice(service: &SqlAccountService, tx: &mut Tx, account: AccountId, kind: EmailKind, to: Option<Email>) -> Result<(), PortError> {
+async fn notice(
+    service: &SqlAccountService,
+    tx: &mut Tx,
+    account: AccountId,
+    kind: EmailKind,
+    to: Option<Email>,
+) -> Result<(), PortError> {
     if let Some(who) = addressee(tx, account).await? {
         service
             .write_email(
@@ -364,7 +391,12 @@ impl AccountService for SqlAccountService {
         let account = match created {
             Ok(row) => AccountId(row.try_get("id").map_err(db_err)?),
             // Someone signed up with this address a moment ago.
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => return Ok(()),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(db_err(e)),
         };
         // The patient sees, in "Who has accessed your record", that an
@@ -400,20 +432,32 @@ impl AccountService for SqlAccountService {
 
     async fn resend_confirmation(&self, account: AccountId) -> Result<(), PortError> {
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        let unconfirmed = sqlx::query("select 1 from accounts where id = $1 and email_verified_at is null")
-            .bind(account.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .is_some();
+        let unconfirmed =
+            sqlx::query("select 1 from accounts where id = $1 and email_verified_at is null")
+                .bind(account.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .is_some();
         if let (true, Some(who)) = (unconfirmed, addressee(&mut tx, account).await?) {
-            self.send_link(&mut tx, account, TokenPurpose::VerifyEmail, &who.email, who.payload, None)
-                .await?;
+            self.send_link(
+                &mut tx,
+                account,
+                TokenPurpose::VerifyEmail,
+                &who.email,
+                who.payload,
+                None,
+            )
+            .await?;
         }
         self.commit(tx).await
     }
 
-    async fn check_link(&self, purpose: TokenPurpose, token: &str) -> Result<Result<(), TokenProblem>, PortError> {
+    async fn check_link(
+        &self,
+        purpose: TokenPurpose,
+        token: &str,
+    ) -> Result<Result<(), TokenProblem>, PortError> {
         if !looks_like_token(token) {
             return Ok(Err(TokenProblem::Unknown));
         }
@@ -423,16 +467,21 @@ impl AccountService for SqlAccountService {
 
     async fn confirm_email(&self, token: &str) -> Result<Result<(), TokenProblem>, PortError> {
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        let (account, _) = match self.use_token(&mut tx, TokenPurpose::VerifyEmail, token).await? {
+        let (account, _) = match self
+            .use_token(&mut tx, TokenPurpose::VerifyEmail, token)
+            .await?
+        {
             Ok(used) => used,
             Err(problem) => return Ok(Err(problem)),
         };
-        sqlx::query("update accounts set email_verified_at = coalesce(email_verified_at, $2) where id = $1")
-            .bind(account.0)
-            .bind(now_unix())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "update accounts set email_verified_at = coalesce(email_verified_at, $2) where id = $1",
+        )
+        .bind(account.0)
+        .bind(now_unix())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Ok(()))
     }
@@ -448,20 +497,34 @@ impl AccountService for SqlAccountService {
         let Some(row) = account else { return Ok(()) };
         let account = AccountId(row.try_get("id").map_err(db_err)?);
         if let Some(who) = addressee(&mut tx, account).await? {
-            self.send_link(&mut tx, account, TokenPurpose::ResetPassword, &who.email, who.payload, None)
-                .await?;
+            self.send_link(
+                &mut tx,
+                account,
+                TokenPurpose::ResetPassword,
+                &who.email,
+                who.payload,
+                None,
+            )
+            .await?;
         }
         self.commit(tx).await
     }
 
-    async fn reset_password(&self, token: &str, new_password: &str) -> Result<Result<(), TokenProblem>, PortError> {
+    async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<Result<(), TokenProblem>, PortError> {
         // A cheap check first, so that junk links cost no hashing.
         if let Err(problem) = self.check_link(TokenPurpose::ResetPassword, token).await? {
             return Ok(Err(problem));
         }
         let phc = self.hash(new_password).await?;
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        let (account, _) = match self.use_token(&mut tx, TokenPurpose::ResetPassword, token).await? {
+        let (account, _) = match self
+            .use_token(&mut tx, TokenPurpose::ResetPassword, token)
+            .await?
+        {
             Ok(used) => used,
             Err(problem) => return Ok(Err(problem)),
         };
@@ -479,7 +542,12 @@ impl AccountService for SqlAccountService {
         Ok(Ok(()))
     }
 
-    async fn change_password(&self, account: AccountId, current_password: &str, new_password: &str) -> Result<PasswordChange, PortError> {
+    async fn change_password(
+        &self,
+        account: AccountId,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<PasswordChange, PortError> {
         match self.check_password(account, current_password).await? {
             PasswordCheck::Matches(_) => {}
             PasswordCheck::Wrong => return Ok(PasswordChange::WrongCurrentPassword),
@@ -506,7 +574,12 @@ impl AccountService for SqlAccountService {
         Ok(PasswordChange::Changed)
     }
 
-    async fn request_email_change(&self, account: AccountId, password: &str, new_email: &Email) -> Result<EmailChangeRequest, PortError> {
+    async fn request_email_change(
+        &self,
+        account: AccountId,
+        password: &str,
+        new_email: &Email,
+    ) -> Result<EmailChangeRequest, PortError> {
         let current = match self.check_password(account, password).await? {
             PasswordCheck::Matches(email) => email,
             PasswordCheck::Wrong => return Ok(EmailChangeRequest::WrongPassword),
@@ -524,19 +597,41 @@ impl AccountService for SqlAccountService {
             .is_some();
         if taken {
             // Told only to whoever reads that mailbox.
-            self.write_email(&mut tx, NewEmail { kind: EmailKind::AlreadyRegistered, recipient: new_email.clone(), account: None, payload: EmailPayload::default(), link_token: None })
-                .await?;
+            self.write_email(
+                &mut tx,
+                NewEmail {
+                    kind: EmailKind::AlreadyRegistered,
+                    recipient: new_email.clone(),
+                    account: None,
+                    payload: EmailPayload::default(),
+                    link_token: None,
+                },
+            )
+            .await?;
         } else if let Some(who) = addressee(&mut tx, account).await? {
-            self.send_link(&mut tx, account, TokenPurpose::ChangeEmail, new_email, who.payload, Some(new_email))
-                .await?;
+            self.send_link(
+                &mut tx,
+                account,
+                TokenPurpose::ChangeEmail,
+                new_email,
+                who.payload,
+                Some(new_email),
+            )
+            .await?;
         }
         self.commit(tx).await?;
         Ok(EmailChangeRequest::LinkSent)
     }
 
-    async fn confirm_email_change(&self, token: &str) -> Result<Result<(), EmailChangeProblem>, PortError> {
+    async fn confirm_email_change(
+        &self,
+        token: &str,
+    ) -> Result<Result<(), EmailChangeProblem>, PortError> {
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        let (account, new_email) = match self.use_token(&mut tx, TokenPurpose::ChangeEmail, token).await? {
+        let (account, new_email) = match self
+            .use_token(&mut tx, TokenPurpose::ChangeEmail, token)
+            .await?
+        {
             Ok(used) => used,
             Err(problem) => return Ok(Err(problem.into())),
         };
@@ -544,23 +639,36 @@ impl AccountService for SqlAccountService {
             return Ok(Err(TokenProblem::Unknown.into()));
         };
         let Some(new_email) = new_email.and_then(|e| Email::parse(&e).ok()) else {
-            return Err(PortError::new("change_email token without a valid new address"));
+            return Err(PortError::new(
+                "change_email token without a valid new address",
+            ));
         };
-        let changed = sqlx::query("update accounts set email = $2, email_verified_at = $3 where id = $1")
-            .bind(account.0)
-            .bind(new_email.as_str())
-            .bind(now_unix())
-            .execute(&mut *tx)
-            .await;
+        let changed =
+            sqlx::query("update accounts set email = $2, email_verified_at = $3 where id = $1")
+                .bind(account.0)
+                .bind(new_email.as_str())
+                .bind(now_unix())
+                .execute(&mut *tx)
+                .await;
         match changed {
             Ok(_) => {}
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
                 return Ok(Err(EmailChangeProblem::AddressTaken));
             }
             Err(e) => return Err(db_err(e)),
         }
         // The notice goes to the old address: if this was not its owner, they hear of it.
-        notice(self, &mut tx, account, EmailKind::EmailChanged, Some(old.email)).await?;
+        notice(
+            self,
+            &mut tx,
+            account,
+            EmailKind::EmailChanged,
+            Some(old.email),
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(Ok(()))
     }
@@ -581,17 +689,30 @@ impl AccountService for SqlAccountService {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(AccountSettings {
             email: row.try_get("email").map_err(db_err)?,
-            email_verified: row.try_get::<Option<i64>, _>("email_verified_at").map_err(db_err)?.is_some(),
+            email_verified: row
+                .try_get::<Option<i64>, _>("email_verified_at")
+                .map_err(db_err)?
+                .is_some(),
             pending_email: row.try_get("pending_email").map_err(db_err)?,
             preferences: EmailPreferences {
-                appointment_reminders: row.try_get::<i64, _>("wants_appointment_reminders").map_err(db_err)? == 1,
-                new_messages: row.try_get::<i64, _>("wants_new_message_emails").map_err(db_err)? == 1,
+                appointment_reminders: row
+                    .try_get::<i64, _>("wants_appointment_reminders")
+                    .map_err(db_err)?
+                    == 1,
+                new_messages: row
+                    .try_get::<i64, _>("wants_new_message_emails")
+                    .map_err(db_err)?
+                    == 1,
             },
             is_patient: row.try_get::<String, _>("role").map_err(db_err)? == Role::Patient.as_str(),
         }))
     }
 
-    async fn set_preferences(&self, account: AccountId, preferences: EmailPreferences) -> Result<(), PortError> {
+    async fn set_preferences(
+        &self,
+        account: AccountId,
+        preferences: EmailPreferences,
+    ) -> Result<(), PortError> {
         sqlx::query("update accounts set wants_appointment_reminders = $2, wants_new_message_emails = $3 where id = $1")
             .bind(account.0)
             .bind(i64::from(preferences.appointment_reminders))

@@ -46,14 +46,15 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         loop {
-            let inserted =
-                sqlx::query("insert into sessions (id, data, expires_at, account_id) values ($1, $2, $3, $4)")
-                    .bind(record.id.to_string())
-                    .bind(&data)
-                    .bind(record.expiry_date.unix_timestamp())
-                    .bind(account_of(record))
-                    .execute(&self.db.pool)
-                    .await;
+            let inserted = sqlx::query(
+                "insert into sessions (id, data, expires_at, account_id) values ($1, $2, $3, $4)",
+            )
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(record.expiry_date.unix_timestamp())
+            .bind(account_of(record))
+            .execute(&self.db.pool)
+            .await;
             match inserted {
                 Ok(_) => return Ok(()),
                 Err(e)

@@ -122,7 +122,10 @@ impl MailSink {
             ("PORTAL_SMTP_HOST", "127.0.0.1".into()),
             ("PORTAL_SMTP_PORT", self.port.to_string()),
             ("PORTAL_SMTP_TLS", "none".into()),
-            ("PORTAL_EMAIL_FROM", "GP online services <no-reply@portal.test>".into()),
+            (
+                "PORTAL_EMAIL_FROM",
+                "GP online services <no-reply@portal.test>".into(),
+            ),
             ("PORTAL_OUTBOX_RETRY_BASE_SECONDS", "1".into()),
             ("PORTAL_OUTBOX_RETRY_MAX_SECONDS", "2".into()),
             ("PORTAL_OUTBOX_POLL_SECONDS", "1".into()),
@@ -176,10 +179,18 @@ impl MailSink {
     pub async fn wait_for_to(&self, address: &str, within: Duration) -> Received {
         let deadline = Instant::now() + within;
         loop {
-            if let Some(found) = self.received().into_iter().rev().find(|m| m.envelope_to.iter().any(|t| t == address)) {
+            if let Some(found) = self
+                .received()
+                .into_iter()
+                .rev()
+                .find(|m| m.envelope_to.iter().any(|t| t == address))
+            {
                 return found;
             }
-            assert!(Instant::now() < deadline, "no email to {address} within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no email to {address} within {within:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -222,14 +233,24 @@ fn parse(path: &Path) -> Received {
     Received {
         envelope_to: envelope["rcpt_tos"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default(),
         from: address(message.from()),
         to: address(message.to()),
         subject: message.subject().unwrap_or_default().to_owned(),
         message_id: message.message_id().unwrap_or_default().to_owned(),
-        text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
-        html: message.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+        text: message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        html: message
+            .body_html(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
         raw: String::from_utf8_lossy(&raw).into_owned(),
     }
 }
