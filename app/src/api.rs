@@ -165,6 +165,7 @@ pub async fn list_practices() -> Result<Vec<PracticeSummary>, PortalError> {
 }
 
 /// Wrong passwords count with failed sign-ins for the account.
+#[cfg(feature = "ssr")]
 const TOO_MANY_TRIES: &str =
     "You have entered a wrong password too many times. Wait 15 minutes, then try again";
 

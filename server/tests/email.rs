@@ -51,6 +51,24 @@ fn assert_no_clinical_detail(email: &Received) {
     }
 }
 
+/// Where a new browser lands after signing in: "/" when the password is accepted.
+async fn fresh_sign_in(app: &TestApp, email: &str, password: &str) -> String {
+    let res = app
+        .post_form_with(
+            &client(),
+            "/api/sign_in",
+            &[("email", email), ("password", password)],
+        )
+        .await;
+    location(&res)
+}
+
+/// Posts a form without JavaScript and reads the page it sends the browser to.
+async fn post_and_follow(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
+    let res = app.post_form(path, form).await;
+    app.get(&location(&res)).await.text().await.expect("body")
+}
+
 fn path_of(link: &str, base: &str) -> String {
     link.strip_prefix(base).unwrap_or(link).to_owned()
 }
@@ -338,22 +356,8 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         .await
         .expect("get");
     assert_eq!(location(&elsewhere), "/sign-in");
-    let old = app
-        .post_form_with(
-            &client(),
-            "/api/sign_in",
-            &[("email", SARAH), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&old), "/sign-in");
-    let new = app
-        .post_form_with(
-            &client(),
-            "/api/sign_in",
-            &[("email", SARAH), ("password", NEW_PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&new), "/");
+    assert_eq!(fresh_sign_in(&app, SARAH, PASSWORD).await, "/sign-in");
+    assert_eq!(fresh_sign_in(&app, SARAH, NEW_PASSWORD).await, "/");
     let notice = sink
         .wait_for(2, WAIT)
         .await
@@ -364,22 +368,14 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
     assert!(sink.to("nobody@example.com").is_empty());
 
     // Used twice: refused, nothing changes.
-    let again = app
-        .post_form(
-            "/api/reset_password",
-            &[("token", &token), ("password", "yet another passphrase")],
-        )
-        .await;
-    let page = app.get(&location(&again)).await.text().await.expect("body");
+    let page = post_and_follow(
+        &app,
+        "/api/reset_password",
+        &[("token", &token), ("password", "yet another passphrase")],
+    )
+    .await;
     assert!(page.contains("This link has already been used"), "{page}");
-    let still = app
-        .post_form_with(
-            &client(),
-            "/api/sign_in",
-            &[("email", SARAH), ("password", NEW_PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&still), "/");
+    assert_eq!(fresh_sign_in(&app, SARAH, NEW_PASSWORD).await, "/");
 }
 
 #[tokio::test]
@@ -401,13 +397,12 @@ async fn expired_and_tampered_reset_links_are_refused_plainly() {
         (tampered.as_str(), "This link is not valid"),
         ("not-even-a-token", "This link is not valid"),
     ] {
-        let res = app
-            .post_form(
-                "/api/reset_password",
-                &[("token", bad), ("password", NEW_PASSWORD)],
-            )
-            .await;
-        let page = app.get(&location(&res)).await.text().await.expect("body");
+        let page = post_and_follow(
+            &app,
+            "/api/reset_password",
+            &[("token", bad), ("password", NEW_PASSWORD)],
+        )
+        .await;
         assert!(page.contains(message), "{bad}: {page}");
     }
 
@@ -415,23 +410,15 @@ async fn expired_and_tampered_reset_links_are_refused_plainly() {
         .execute(&app.db.pool)
         .await
         .expect("age the link");
-    let res = app
-        .post_form(
-            "/api/reset_password",
-            &[("token", &token), ("password", NEW_PASSWORD)],
-        )
-        .await;
-    let page = app.get(&location(&res)).await.text().await.expect("body");
+    let page = post_and_follow(
+        &app,
+        "/api/reset_password",
+        &[("token", &token), ("password", NEW_PASSWORD)],
+    )
+    .await;
     assert!(page.contains("This link has expired"), "{page}");
     // Nothing changed: the old password still works.
-    let old = app
-        .post_form_with(
-            &client(),
-            "/api/sign_in",
-            &[("email", SARAH), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&old), "/");
+    assert_eq!(fresh_sign_in(&app, SARAH, PASSWORD).await, "/");
 }
 
 #[tokio::test]
@@ -493,14 +480,10 @@ async fn changing_the_email_address_needs_the_new_one_confirmed_and_tells_the_ol
         notice.subject,
         "Your email address has been changed - GP online services"
     );
-    let new = app
-        .post_form_with(
-            &client(),
-            "/api/sign_in",
-            &[("email", "sarah.new@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&new), "/");
+    assert_eq!(
+        fresh_sign_in(&app, "sarah.new@example.com", PASSWORD).await,
+        "/"
+    );
 }
 
 #[tokio::test]

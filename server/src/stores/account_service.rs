@@ -153,6 +153,20 @@ impl SqlAccountService {
         Ok(())
     }
 
+    /// A new link sent to the account's own address.
+    async fn send_link_to_account(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        purpose: TokenPurpose,
+    ) -> Result<(), PortError> {
+        if let Some(who) = addressee(tx, account).await? {
+            self.send_link(tx, account, purpose, &who.email, who.payload, None)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Uses up a token if it is good for this purpose: the update succeeds
     /// for exactly one caller, however many try at once.
     async fn use_token(
@@ -439,16 +453,9 @@ impl AccountService for SqlAccountService {
                 .await
                 .map_err(db_err)?
                 .is_some();
-        if let (true, Some(who)) = (unconfirmed, addressee(&mut tx, account).await?) {
-            self.send_link(
-                &mut tx,
-                account,
-                TokenPurpose::VerifyEmail,
-                &who.email,
-                who.payload,
-                None,
-            )
-            .await?;
+        if unconfirmed {
+            self.send_link_to_account(&mut tx, account, TokenPurpose::VerifyEmail)
+                .await?;
         }
         self.commit(tx).await
     }
@@ -496,17 +503,8 @@ impl AccountService for SqlAccountService {
         // Nothing to do, and nothing said, when no account uses the address.
         let Some(row) = account else { return Ok(()) };
         let account = AccountId(row.try_get("id").map_err(db_err)?);
-        if let Some(who) = addressee(&mut tx, account).await? {
-            self.send_link(
-                &mut tx,
-                account,
-                TokenPurpose::ResetPassword,
-                &who.email,
-                who.payload,
-                None,
-            )
+        self.send_link_to_account(&mut tx, account, TokenPurpose::ResetPassword)
             .await?;
-        }
         self.commit(tx).await
     }
 
