@@ -75,7 +75,7 @@ async fn main() {
     let (db, url) = database().await;
     let mut config = EmailConfig::development();
     sink.configure(&mut config);
-    let outbox = Outbox::new(db.clone(), &config, "http://localhost:3000").expect("outbox");
+    let outbox = Outbox::new(db.clone(), &config, "http://localhost:3000", true).expect("outbox");
     println!("backend: {}", url.split(':').next().unwrap_or("?"));
 
     // 1. A backlog drained by one worker.
@@ -123,7 +123,7 @@ async fn main() {
     drop(sink);
     let sink = mail::MailSink::start().await;
     sink.configure(&mut config);
-    let outbox = Outbox::new(db.clone(), &config, "http://localhost:3000").expect("outbox");
+    let outbox = Outbox::new(db.clone(), &config, "http://localhost:3000", true).expect("outbox");
     let worker = outbox.spawn_worker();
     let already = 0;
     let total = (STEADY_RATE_PER_SECOND * STEADY_SECONDS) as usize;

@@ -621,6 +621,13 @@ async fn a_log_only_mailbox_is_refused_outside_localhost() {
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("Set PORTAL_SMTP_HOST"), "{err}");
+    // Nor when it listens beyond this machine, whatever the public URL says.
+    let mut listening_widely = serve_config(&url);
+    listening_widely.addr = "0.0.0.0:0".parse().expect("addr");
+    let err = server::web::build(listening_widely, db.clone())
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("Set PORTAL_SMTP_HOST"), "{err}");
     config.email.smtp_host = Some("mail.example.nhs.uk".into());
     config.email.smtp_tls = server::config::SmtpTls::None;
     let err = server::web::build(config, db).await.expect_err("refused");

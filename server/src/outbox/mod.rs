@@ -43,9 +43,16 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(db: Db, config: &EmailConfig, public_url: &str) -> Result<Self, EmailSetupError> {
+    /// `local_only`: the portal is reachable from this machine alone, the
+    /// one case where emails may go to the log instead of a mail server.
+    pub fn new(
+        db: Db,
+        config: &EmailConfig,
+        public_url: &str,
+        local_only: bool,
+    ) -> Result<Self, EmailSetupError> {
         let from = transport::sender(config)?;
-        let transport = Transport::from_config(config, crate::config::is_loopback_url(public_url))?;
+        let transport = Transport::from_config(config, local_only)?;
         let mut id = [0u8; 6];
         rand::thread_rng().fill(&mut id);
         let worker_id = format!(
@@ -159,8 +166,9 @@ impl Outbox {
                     self.policy
                         .after_failure(email.attempts, rand::thread_rng().r#gen::<f64>())
                 };
-                // The mail server's answer, never the message.
-                tracing::warn!(id = email.id, kind = email.kind.as_str(), attempts = email.attempts, cause = %failure, ?after, "email not sent");
+                // The mail server's answer, never the message, and no address.
+                let cause = redact_addresses(&failure.text);
+                tracing::warn!(id = email.id, kind = email.kind.as_str(), attempts = email.attempts, %cause, ?after, "email not sent");
                 store::mark_failed_attempt(
                     &self.db,
                     email.id,
@@ -176,6 +184,20 @@ impl Outbox {
             tracing::error!(id = email.id, cause = %err, "could not record an email's result; its lease will run out and it will be tried again");
         }
     }
+}
+
+/// A mail server's answer often quotes the recipient; the log must not.
+fn redact_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "[address]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn db_err(err: sqlx::Error) -> PortError {
@@ -204,5 +226,16 @@ impl OutboxAdmin for Outbox {
 
     async fn development_mailbox(&self) -> Result<Option<Vec<DevEmail>>, PortError> {
         Ok(self.transport.mailbox().map(|m| m.list()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_mail_server_answers_carry_no_address() {
+        assert_eq!(
+            super::redact_addresses("550 5.1.1 <sarah@example.com>: Recipient address rejected"),
+            "550 5.1.1 [address] Recipient address rejected"
+        );
     }
 }

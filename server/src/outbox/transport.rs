@@ -58,7 +58,7 @@ pub enum EmailSetupError {
     )]
     BadSender,
     #[error(
-        "No mail server is set (PORTAL_SMTP_HOST). Without one, emails are only written to the log, which is allowed only while the portal's public URL is on this machine (localhost). Set PORTAL_SMTP_HOST"
+        "No mail server is set (PORTAL_SMTP_HOST). Without one, emails are only written to the log, which is allowed only while the portal can be reached from this machine alone (PORTAL_PUBLIC_URL on localhost and PORTAL_ADDR on a loopback address). Set PORTAL_SMTP_HOST"
     )]
     NoMailServer,
     #[error(
@@ -77,12 +77,9 @@ pub fn sender(config: &EmailConfig) -> Result<Mailbox, EmailSetupError> {
 }
 
 impl Transport {
-    pub fn from_config(
-        config: &EmailConfig,
-        public_url_is_local: bool,
-    ) -> Result<Self, EmailSetupError> {
+    pub fn from_config(config: &EmailConfig, local_only: bool) -> Result<Self, EmailSetupError> {
         let Some(host) = config.smtp_host.as_deref().filter(|h| !h.trim().is_empty()) else {
-            if !public_url_is_local {
+            if !local_only {
                 return Err(EmailSetupError::NoMailServer);
             }
             return Ok(Transport::Log(DevMailbox::default()));

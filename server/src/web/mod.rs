@@ -74,7 +74,10 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         .site_addr(config.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    let outbox = crate::outbox::Outbox::new(db.clone(), &config.email, &config.public_url)?;
+    let local_only =
+        crate::config::is_loopback_url(&config.public_url) && config.addr.ip().is_loopback();
+    let outbox =
+        crate::outbox::Outbox::new(db.clone(), &config.email, &config.public_url, local_only)?;
     if config.email.outbox_worker {
         outbox.spawn_worker();
     }
