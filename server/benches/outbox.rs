@@ -13,10 +13,9 @@
 #[allow(dead_code)]
 mod mail;
 
-use domain::notifications::EmailKind;
 use server::config::{DatabaseConfig, EmailConfig};
 use server::outbox::Outbox;
-use server::outbox::store::{EmailPayload, NewEmail, enqueue};
+use server::outbox::store::enqueue;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -48,13 +47,7 @@ async fn write(db: &server::db::Db, outbox: &Outbox, recipient: &str) {
     let mut tx = db.begin_write().await.expect("tx");
     enqueue(
         &mut tx,
-        NewEmail {
-            kind: EmailKind::PasswordChanged,
-            recipient: domain::Email::parse(recipient).expect("email"),
-            account: None,
-            payload: EmailPayload::default(),
-            link_token: None,
-        },
+        mail::notice_to(recipient),
         outbox.message_domain(),
         chrono::Utc::now().timestamp(),
     )
@@ -83,13 +76,7 @@ async fn main() {
     for i in 0..BACKLOG {
         enqueue(
             &mut tx,
-            NewEmail {
-                kind: EmailKind::PasswordChanged,
-                recipient: domain::Email::parse(&format!("backlog{i}@example.com")).expect("email"),
-                account: None,
-                payload: EmailPayload::default(),
-                link_token: None,
-            },
+            mail::notice_to(&format!("backlog{i}@example.com")),
             outbox.message_domain(),
             chrono::Utc::now().timestamp(),
         )

@@ -37,6 +37,18 @@ impl Received {
     }
 }
 
+/// A security notice to `address`: the simplest email a change writes,
+/// for tests and the bench that fill the outbox directly.
+pub fn notice_to(address: &str) -> server::outbox::store::NewEmail {
+    server::outbox::store::NewEmail {
+        kind: domain::notifications::EmailKind::PasswordChanged,
+        recipient: domain::Email::parse(address).expect("email"),
+        account: None,
+        payload: server::outbox::store::EmailPayload::default(),
+        link_token: None,
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
