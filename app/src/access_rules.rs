@@ -9,6 +9,7 @@ use domain::{Access, Permission, Role};
 pub const API_ACCESS: &[(&str, Access)] = &[
     ("/api/sign_in", Access::Public),
     ("/api/current_user", Access::Public),
+    ("/api/sign_in_options", Access::Public),
     ("/api/take_feedback", Access::Public),
     ("/api/sign_out", Access::SignedIn),
     ("/api/patient_details", Access::SignedIn),
@@ -38,6 +39,26 @@ pub const API_ACCESS: &[(&str, Access)] = &[
     ("/api/change_password", Access::SignedIn),
     ("/api/request_email_change", Access::SignedIn),
     ("/api/set_email_preferences", Access::SignedIn),
+    // Your devices: open before a second factor or a confirmed address,
+    // when ending a session someone else holds may matter most.
+    ("/api/my_devices", Access::SignedIn),
+    ("/api/sign_out_device", Access::SignedIn),
+    ("/api/sign_out_everywhere", Access::SignedIn),
+    // Staff second factor: open to staff who have not given it yet (that
+    // is what they are for); each refuses patients itself.
+    ("/api/second_factor_state", Access::SignedIn),
+    ("/api/start_second_factor_setup", Access::SignedIn),
+    ("/api/confirm_second_factor", Access::SignedIn),
+    ("/api/verify_second_factor", Access::SignedIn),
+    ("/api/new_recovery_codes", Access::SignedIn),
+    (
+        "/api/practice_team",
+        Access::Requires(Permission::ManagePracticeStaff),
+    ),
+    (
+        "/api/reset_second_factor",
+        Access::Requires(Permission::ManagePracticeStaff),
+    ),
     (
         "/api/email_outbox",
         Access::Requires(Permission::ManageAllPractices),
@@ -56,12 +77,28 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     ("/forbidden", Access::Public),
     ("/accessibility", Access::Public),
     ("/cookies", Access::Public),
+    ("/nhs-login/problem", Access::Public),
+    // Open to anyone signed in: it is where those who may not yet see the
+    // record are sent.
+    ("/prove-identity", Access::SignedIn),
     ("/home", Access::Requires(Permission::ViewOwnRecord)),
     (
         "/access-log",
         Access::Requires(Permission::ViewOwnAccessLog),
     ),
     ("/staff", Access::Requires(Permission::FindPracticePatients)),
+    (
+        "/staff/team",
+        Access::Requires(Permission::ManagePracticeStaff),
+    ),
+    (
+        "/staff/team/:id/reset",
+        Access::Requires(Permission::ManagePracticeStaff),
+    ),
+    // Where staff are sent to give (or set up) their second factor.
+    ("/mfa", Access::SignedIn),
+    ("/mfa/setup", Access::SignedIn),
+    ("/mfa/recovery-codes", Access::SignedIn),
     (
         "/staff/patients/:id",
         Access::Requires(Permission::ViewPracticePatientDetails),
@@ -83,6 +120,7 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     ("/account/email", Access::SignedIn),
     ("/account/password", Access::SignedIn),
     ("/account/notifications", Access::SignedIn),
+    ("/account/devices", Access::SignedIn),
     (
         "/admin/emails",
         Access::Requires(Permission::ManageAllPractices),
@@ -155,6 +193,8 @@ mod tests {
             practice_name: None,
             acting_for: None,
             email_verified: false,
+            identity_level: domain::IdentityLevel::P9,
+            second_factor_done: false,
         };
         for page in [
             "/confirm-email",
@@ -184,6 +224,109 @@ mod tests {
         }
     }
 
+    /// The middleware sends a member of staff who has not given their
+    /// second factor to /mfa: it, setting up an app, the recovery codes and
+    /// the way out must open for them, or they would go round in a loop;
+    /// nothing with patient data may.
+    #[test]
+    fn staff_without_a_second_factor_can_give_one_or_sign_out() {
+        for role in [
+            Role::Receptionist,
+            Role::Clinician,
+            Role::PracticeManager,
+            Role::SystemAdmin,
+        ] {
+            let actor = domain::Actor {
+                account: domain::AccountId(1),
+                role,
+                practice: Some(domain::PracticeId(1)),
+                display_name: String::new(),
+                practice_name: None,
+                acting_for: None,
+                email_verified: true,
+                identity_level: domain::IdentityLevel::P9,
+                second_factor_done: false,
+            };
+            for page in ["/mfa", "/mfa/setup", "/mfa/recovery-codes", "/account"] {
+                let access = page_access(page).expect("page is listed");
+                assert_eq!(
+                    access.decide(Some(&actor)),
+                    domain::Decision::Allow,
+                    "{role:?} {page}"
+                );
+            }
+            for function in [
+                "/api/second_factor_state",
+                "/api/start_second_factor_setup",
+                "/api/confirm_second_factor",
+                "/api/verify_second_factor",
+                "/api/new_recovery_codes",
+                "/api/sign_out",
+                "/api/current_user",
+                "/api/take_feedback",
+            ] {
+                let access = api_access(function).expect("function is listed");
+                assert_eq!(
+                    access.decide(Some(&actor)),
+                    domain::Decision::Allow,
+                    "{role:?} {function}"
+                );
+            }
+            for page in [
+                "/staff",
+                "/staff/patients/1",
+                "/staff/team",
+                "/staff/team/2/reset",
+                "/admin",
+            ] {
+                let access = page_access(page).expect("page is listed");
+                assert_ne!(
+                    access.decide(Some(&actor)),
+                    domain::Decision::Allow,
+                    "{role:?} {page}"
+                );
+            }
+        }
+    }
+
+    /// "Your devices" is how someone ends a session another person holds:
+    /// it must open before anything else is in order, for every role.
+    #[test]
+    fn anyone_signed_in_can_see_and_end_their_devices() {
+        for role in Role::ALL {
+            let actor = domain::Actor {
+                account: domain::AccountId(1),
+                role,
+                practice: None,
+                display_name: String::new(),
+                practice_name: None,
+                acting_for: None,
+                email_verified: false,
+                identity_level: domain::IdentityLevel::P0,
+                second_factor_done: false,
+            };
+            let page = page_access("/account/devices").expect("page is listed");
+            assert_eq!(
+                page.decide(Some(&actor)),
+                domain::Decision::Allow,
+                "{role:?}"
+            );
+            for function in [
+                "/api/my_devices",
+                "/api/sign_out_device",
+                "/api/sign_out_everywhere",
+            ] {
+                let access = api_access(function).expect("function is listed");
+                assert_eq!(
+                    access.decide(Some(&actor)),
+                    domain::Decision::Allow,
+                    "{role:?} {function}"
+                );
+                assert_eq!(access.decide(None), domain::Decision::SignInRequired);
+            }
+        }
+    }
+
     #[test]
     fn every_role_lands_on_a_page_it_may_open() {
         for role in Role::ALL {
@@ -195,6 +338,8 @@ mod tests {
                 practice_name: None,
                 acting_for: None,
                 email_verified: true,
+                identity_level: domain::IdentityLevel::P9,
+                second_factor_done: role.is_staff(),
             };
             let access = page_access(home_path(role)).expect("home page is listed");
             assert_eq!(

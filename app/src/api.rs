@@ -22,7 +22,7 @@ use crate::guard::{
 /// is redirected there with the feedback kept in the session; a script
 /// caller gets it in the response.
 #[cfg(feature = "ssr")]
-async fn send_back(
+pub(crate) async fn send_back(
     ctx: &domain::ports::RequestContext,
     feedback: FormFeedback,
     page: &str,
@@ -51,7 +51,7 @@ pub async fn sign_in(email: String, password: String) -> Result<FormFeedback, Po
         .await?
     {
         SignInOutcome::SignedIn(account) => {
-            ctx.session.begin(account).await?;
+            ctx.session.begin(account, None).await?;
             // "/" sends each role on to its own home page.
             leptos_axum::redirect("/");
             Ok(FormFeedback::new("sign-in"))
@@ -76,6 +76,13 @@ pub async fn sign_out() -> Result<(), PortalError> {
     ctx.session.end().await?;
     leptos_axum::redirect("/signed-out");
     Ok(())
+}
+
+/// Which ways of signing in this deployment offers (NHS login or not).
+#[server(prefix = "/api", endpoint = "sign_in_options")]
+pub async fn sign_in_options() -> Result<domain::ports::SignInOptions, PortalError> {
+    check::<SignInOptions>()?;
+    Ok(ports()?.sign_in_options)
 }
 
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -327,7 +334,10 @@ pub async fn change_password(
         PasswordChange::Changed => {
             // The port ended every session of the account, this one too;
             // the person who made the change stays signed in here.
-            ctx.session.begin(actor.account).await?;
+            ctx.session.begin(actor.account, None).await?;
+            if actor.second_factor_done {
+                ctx.session.second_factor_given().await?;
+            }
             leptos_axum::redirect("/account?changed=password");
             Ok(FormFeedback::new("change-password"))
         }

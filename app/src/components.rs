@@ -51,6 +51,9 @@ pub fn Header(user: Option<SignedInUser>) -> impl IntoView {
         Some(domain::Role::SystemAdmin) => {
             vec![("/admin", "Practices"), ("/admin/emails", "Emails")]
         }
+        Some(domain::Role::PracticeManager) => {
+            vec![("/staff", "Find a patient"), ("/staff/team", "Your team")]
+        }
         Some(_) => vec![("/staff", "Find a patient")],
         None => vec![],
     };
@@ -499,7 +502,7 @@ pub fn ProblemPanel(error: PortalError) -> impl IntoView {
 /// Tells someone that what they just did worked: the NHS.UK notification
 /// banner, success variant, placed above the page's heading.
 #[component]
-pub fn SuccessBanner(message: &'static str) -> impl IntoView {
+pub fn SuccessBanner(#[prop(into)] message: String) -> impl IntoView {
     view! {
         <div class="nhsuk-notification-banner nhsuk-notification-banner--success" role="alert" aria-labelledby="success-banner-title">
             <div class="nhsuk-notification-banner__header">

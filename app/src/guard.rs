@@ -61,6 +61,14 @@ pub fn check<F: ServerFn>() -> Result<RequestContext, PortalError> {
             http::StatusCode::FORBIDDEN,
             PortalError::EmailNotConfirmed,
         )),
+        Decision::IdentityCheckRequired => Err(refuse(
+            http::StatusCode::FORBIDDEN,
+            PortalError::IdentityCheckRequired,
+        )),
+        Decision::SecondFactorRequired => Err(refuse(
+            http::StatusCode::FORBIDDEN,
+            PortalError::SecondFactorRequired,
+        )),
     }
 }
 
@@ -99,7 +107,7 @@ where
     let entry = |outcome| NewAccessLogEntry {
         practice: patient_ref.practice,
         patient: patient_ref.id,
-        actor: actor.account,
+        actor: Some(actor.account),
         actor_role: actor.role,
         acting_for: actor.acting_for,
         action,

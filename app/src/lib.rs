@@ -6,10 +6,12 @@
 pub mod access_rules;
 pub mod api;
 pub mod components;
+pub mod devices_api;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod pages;
+pub mod second_factor_api;
 
 use components::{Footer, Header, SkipLink};
 use domain::views::SignedInUser;
@@ -97,6 +99,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/forbidden") view=pages::info::ForbiddenPage ssr=ssr.clone()/>
                         <Route path=path!("/accessibility") view=pages::info::AccessibilityPage ssr=ssr.clone()/>
                         <Route path=path!("/cookies") view=pages::info::CookiesPage ssr=ssr.clone()/>
+                        <Route path=path!("/nhs-login/problem") view=pages::nhs_login::NhsLoginProblemPage ssr=ssr.clone()/>
+                        <Route path=path!("/prove-identity") view=pages::nhs_login::ProveIdentityPage ssr=ssr.clone()/>
                         <Route path=path!("/home") view=pages::patient::HomePage ssr=ssr.clone()/>
                         <Route path=path!("/access-log") view=pages::patient::AccessLogPage ssr=ssr.clone()/>
                         <Route path=path!("/staff") view=pages::staff::StaffHomePage ssr=ssr.clone()/>
@@ -118,6 +122,12 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account/email") view=pages::account::ChangeEmailPage ssr=ssr.clone()/>
                         <Route path=path!("/account/password") view=pages::account::ChangePasswordPage ssr=ssr.clone()/>
                         <Route path=path!("/account/notifications") view=pages::account::NotificationsPage ssr=ssr.clone()/>
+                        <Route path=path!("/account/devices") view=pages::devices::DevicesPage ssr=ssr.clone()/>
+                        <Route path=path!("/mfa") view=pages::second_factor::SecondFactorPage ssr=ssr.clone()/>
+                        <Route path=path!("/mfa/setup") view=pages::second_factor::SetUpSecondFactorPage ssr=ssr.clone()/>
+                        <Route path=path!("/mfa/recovery-codes") view=pages::second_factor::RecoveryCodesPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/team") view=pages::second_factor::TeamPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/team/:id/reset") view=pages::second_factor::ResetSecondFactorPage ssr=ssr.clone()/>
                         <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr/>
                     </Routes>
                 </main>

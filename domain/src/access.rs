@@ -3,6 +3,7 @@
 //! passes [`authorize_patient`]. Both are pure so they can be tested
 //! exhaustively.
 
+use crate::identity::IdentityLevel;
 use crate::ids::{AccountId, PatientId, PracticeId};
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +96,16 @@ impl Permission {
             Permission::ViewOwnRecord | Permission::ViewOwnAccessLog
         )
     }
+
+    /// Permissions that need a fully checked identity (NHS login P9, or an
+    /// account the practice made or linked by registration letter): seeing
+    /// the record, and later ordering repeats and managing appointments.
+    pub fn needs_full_identity(self) -> bool {
+        matches!(
+            self,
+            Permission::ViewOwnRecord | Permission::ViewOwnAccessLog
+        )
+    }
 }
 
 /// The signed-in person behind a request. Built by the server from the
@@ -114,6 +125,14 @@ pub struct Actor {
     /// Has this person confirmed their email address? A patient who has not
     /// cannot see any record until they do.
     pub email_verified: bool,
+    /// How well this person's identity is proved for this sign-in: the
+    /// level NHS login reported, or the account's own level for a password
+    /// sign-in.
+    pub identity_level: IdentityLevel,
+    /// Has this member of staff given their second factor (authenticator
+    /// code or recovery code) in this session? Always false for patients,
+    /// who do not use one here.
+    pub second_factor_done: bool,
 }
 
 /// Who may call a page or server function.
@@ -136,6 +155,10 @@ pub enum Decision {
     Forbidden,
     /// Allowed once they confirm their email address.
     EmailNotConfirmed,
+    /// Allowed once they prove their identity to P9: offer a step-up.
+    IdentityCheckRequired,
+    /// Staff: allowed once they give their second factor.
+    SecondFactorRequired,
 }
 
 impl Access {
@@ -145,8 +168,12 @@ impl Access {
             (_, None) => Decision::SignInRequired,
             (Access::SignedIn, Some(_)) => Decision::Allow,
             (Access::Requires(p), Some(a)) if a.role.has(p) => {
-                if p.needs_confirmed_email() && !a.email_verified {
+                if a.role.is_staff() && !a.second_factor_done {
+                    Decision::SecondFactorRequired
+                } else if p.needs_confirmed_email() && !a.email_verified {
                     Decision::EmailNotConfirmed
+                } else if p.needs_full_identity() && a.identity_level < IdentityLevel::P9 {
+                    Decision::IdentityCheckRequired
                 } else {
                     Decision::Allow
                 }
@@ -170,11 +197,13 @@ pub fn authorize_patient(actor: &Actor, patient: PatientRef) -> Decision {
     let allowed = match actor.role {
         Role::Patient => {
             actor.email_verified
+                && actor.identity_level == IdentityLevel::P9
                 && actor.acting_for == Some(patient.id)
                 && actor.practice == Some(patient.practice)
         }
         role => {
-            role.has(Permission::ViewPracticePatientDetails)
+            actor.second_factor_done
+                && role.has(Permission::ViewPracticePatientDetails)
                 && actor.practice == Some(patient.practice)
         }
     };
@@ -199,6 +228,49 @@ mod tests {
             practice_name: None,
             acting_for: acting_for.map(PatientId),
             email_verified: true,
+            identity_level: IdentityLevel::P9,
+            second_factor_done: role.is_staff(),
+        }
+    }
+
+    #[test]
+    fn a_p5_patient_is_offered_a_step_up_and_sees_no_record() {
+        let p = Actor {
+            identity_level: IdentityLevel::P5,
+            ..actor(Role::Patient, 1, Some(7))
+        };
+        assert_eq!(
+            Access::Requires(Permission::ViewOwnRecord).decide(Some(&p)),
+            Decision::IdentityCheckRequired
+        );
+        assert_eq!(Access::SignedIn.decide(Some(&p)), Decision::Allow);
+        let own = PatientRef {
+            id: PatientId(7),
+            practice: PracticeId(1),
+        };
+        assert_eq!(authorize_patient(&p, own), Decision::Forbidden);
+    }
+
+    #[test]
+    fn staff_without_a_second_factor_see_no_patient_data() {
+        for role in [Role::Receptionist, Role::Clinician, Role::PracticeManager, Role::SystemAdmin] {
+            let s = Actor {
+                second_factor_done: false,
+                ..actor(role, 1, None)
+            };
+            for p in role.permissions() {
+                assert_eq!(
+                    Access::Requires(*p).decide(Some(&s)),
+                    Decision::SecondFactorRequired,
+                    "{role:?} {p:?}"
+                );
+            }
+            assert_eq!(Access::SignedIn.decide(Some(&s)), Decision::Allow);
+            let patient = PatientRef {
+                id: PatientId(7),
+                practice: PracticeId(1),
+            };
+            assert_eq!(authorize_patient(&s, patient), Decision::Forbidden);
         }
     }
 

@@ -13,14 +13,27 @@ pub enum RecordAction {
     FindPatient,
     /// An online account was created and linked to the record at sign-up.
     LinkOnlineAccount,
+    /// An NHS login account was linked to the record (NHS number and date
+    /// of birth matched, or a registration letter was used).
+    LinkNhsLogin,
+    /// Staff created a registration letter (linkage key) for the record.
+    IssueRegistrationLetter,
+    /// Staff cancelled a registration letter.
+    RevokeRegistrationLetter,
+    /// Someone entered this record's registration letter details.
+    UseRegistrationLetter,
 }
 
 impl RecordAction {
-    pub const ALL: [RecordAction; 4] = [
+    pub const ALL: [RecordAction; 8] = [
         RecordAction::ViewPersonalDetails,
         RecordAction::ViewAccessLog,
         RecordAction::FindPatient,
         RecordAction::LinkOnlineAccount,
+        RecordAction::LinkNhsLogin,
+        RecordAction::IssueRegistrationLetter,
+        RecordAction::RevokeRegistrationLetter,
+        RecordAction::UseRegistrationLetter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +42,10 @@ impl RecordAction {
             RecordAction::ViewAccessLog => "view_access_log",
             RecordAction::FindPatient => "find_patient",
             RecordAction::LinkOnlineAccount => "link_online_account",
+            RecordAction::LinkNhsLogin => "link_nhs_login",
+            RecordAction::IssueRegistrationLetter => "issue_registration_letter",
+            RecordAction::RevokeRegistrationLetter => "revoke_registration_letter",
+            RecordAction::UseRegistrationLetter => "use_registration_letter",
         }
     }
 
@@ -43,6 +60,12 @@ impl RecordAction {
             RecordAction::ViewAccessLog => "Viewed the list of who has accessed your record",
             RecordAction::FindPatient => "Looked up your record by NHS number",
             RecordAction::LinkOnlineAccount => "Created an online account for your record",
+            RecordAction::LinkNhsLogin => "Linked an NHS login to your record",
+            RecordAction::IssueRegistrationLetter => {
+                "Created a registration letter for your online services"
+            }
+            RecordAction::RevokeRegistrationLetter => "Cancelled your registration letter",
+            RecordAction::UseRegistrationLetter => "Entered the details from your registration letter",
         }
     }
 }
@@ -75,7 +98,9 @@ impl Outcome {
 pub struct NewAccessLogEntry {
     pub practice: PracticeId,
     pub patient: PatientId,
-    pub actor: AccountId,
+    /// None only for someone signed in with NHS login who has no account
+    /// yet (a refused registration-letter attempt on this record).
+    pub actor: Option<AccountId>,
     pub actor_role: Role,
     pub acting_for: Option<PatientId>,
     pub action: RecordAction,

@@ -5,19 +5,25 @@
 pub mod access;
 pub mod access_log;
 pub mod account_tokens;
+pub mod devices;
 pub mod email;
 pub mod forms;
+pub mod identity;
 pub mod ids;
+pub mod linkage;
 pub mod nhs_number;
 pub mod notifications;
 pub mod ods_code;
 pub mod ports;
+pub mod second_factor;
 pub mod session_rules;
 pub mod throttle;
+pub mod uk_time;
 pub mod views;
 
 pub use access::{Access, Actor, Decision, Permission, Role};
 pub use email::Email;
+pub use identity::IdentityLevel;
 pub use ids::{AccountId, PatientId, PracticeId};
 pub use nhs_number::NhsNumber;
 pub use ods_code::OdsCode;

@@ -15,6 +15,7 @@ use crate::views::{
 };
 use crate::{Email, NhsNumber};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// A failure in an adapter. The text is for the log only: the person sees
@@ -177,7 +178,24 @@ pub trait OutboxAdmin: Send + Sync {
 #[async_trait]
 pub trait SessionHandle: Send + Sync {
     /// Starts a signed-in session under a fresh id (no session fixation).
-    async fn begin(&self, account: AccountId) -> Result<(), PortError>;
+    /// `nhs_login_level` is the level NHS login reported, for a sign-in
+    /// through NHS login; None for a password sign-in.
+    async fn begin(
+        &self,
+        account: AccountId,
+        nhs_login_level: Option<crate::IdentityLevel>,
+    ) -> Result<(), PortError>;
+    /// Records that this member of staff has given their second factor.
+    async fn second_factor_given(&self) -> Result<(), PortError>;
+    /// Someone NHS login vouched for whose account is not linked to a
+    /// record yet (kept in the session until they link it or sign out).
+    async fn unlinked_nhs_login(
+        &self,
+    ) -> Result<Option<crate::identity::NhsLoginIdentity>, PortError>;
+    async fn forget_unlinked_nhs_login(&self) -> Result<(), PortError>;
+    /// The "your devices" handle of this session (never its id, which
+    /// must not leave the server); None when there is no stored session.
+    fn device_handle(&self) -> Option<String>;
     async fn end(&self) -> Result<(), PortError>;
     async fn put_feedback(&self, feedback: FormFeedback) -> Result<(), PortError>;
     async fn take_feedback(&self, form: &str) -> Result<Option<FormFeedback>, PortError>;
@@ -198,12 +216,22 @@ pub struct RequestContext {
     pub session: Arc<dyn SessionHandle>,
 }
 
+/// Which ways of signing in this deployment offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub nhs_login: bool,
+}
+
 /// The adapters a server function may call.
 #[derive(Clone)]
 pub struct Ports {
+    pub sign_in_options: SignInOptions,
     pub authenticator: Arc<dyn Authenticator>,
     pub directory: Arc<dyn Directory>,
     pub access_log: Arc<dyn AccessLog>,
     pub accounts: Arc<dyn AccountService>,
     pub outbox: Arc<dyn OutboxAdmin>,
+    pub devices: Arc<dyn crate::devices::Devices>,
+    pub second_factor: Arc<dyn crate::second_factor::SecondFactor>,
+    pub registration_letters: Arc<dyn crate::linkage::RegistrationLetters>,
 }

@@ -10,6 +10,13 @@ pub struct SignedInSession {
     pub account: crate::AccountId,
     pub signed_in_at: i64,
     pub last_seen_at: i64,
+    /// For a sign-in through NHS login: the level it reported this time.
+    /// None for a password sign-in, which has the account's own level.
+    #[serde(default)]
+    pub nhs_login_level: Option<crate::IdentityLevel>,
+    /// When a member of staff gave their second factor in this session.
+    #[serde(default)]
+    pub second_factor_at: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +70,8 @@ mod tests {
             account: AccountId(1),
             signed_in_at,
             last_seen_at,
+            nhs_login_level: None,
+            second_factor_at: None,
         }
     }
 

@@ -171,6 +171,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 provisioning::DEMO_PATIENT_EMAIL,
                 provisioning::DEMO_PASSWORD
             );
+            eprintln!(
+                "Demo staff also give a code from an authenticator app: add the setup key {} to one (every demo member of staff shares it).",
+                domain::second_factor::group_setup_key(provisioning::DEMO_TOTP_SECRET)
+            );
             if let Some((name, dob, nhs)) = provisioning::demo_sign_up_example(&db).await? {
                 eprintln!(
                     "To try creating an account: {name}, born {}, NHS number {}. Without a mail server, the confirmation email is shown at /dev/emails.",

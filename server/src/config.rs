@@ -100,8 +100,21 @@ pub struct ServeConfig {
     #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
+    /// Days a registration letter (linkage key) works for after staff
+    /// create it. Keep it short: the letter alone proves who someone is.
+    #[arg(
+        long,
+        env = "PORTAL_LINKAGE_KEY_DAYS",
+        default_value_t = domain::linkage::DEFAULT_LIFETIME_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..=365)
+    )]
+    pub linkage_key_days: u32,
+
     #[command(flatten)]
     pub email: EmailConfig,
+
+    #[command(flatten)]
+    pub nhs_login: crate::nhs_login::NhsLoginConfig,
 }
 
 /// How the mail server is reached: STARTTLS upgrades a plain connection
@@ -291,6 +304,7 @@ impl fmt::Debug for ServeConfig {
             .field("idle_timeout_minutes", &self.idle_timeout_minutes)
             .field("session_lifetime_hours", &self.session_lifetime_hours)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("linkage_key_days", &self.linkage_key_days)
             .field("email", &self.email)
             .finish()
     }

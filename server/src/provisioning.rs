@@ -33,6 +33,14 @@ pub enum ProvisionError {
     PatientViaStaff,
     #[error("Name must be between 1 and 100 characters, on one line, without < or >")]
     BadName,
+    #[error("No account uses that email address")]
+    UnknownAccount,
+    #[error("Only staff use a second factor: that account is a patient's")]
+    NotStaff,
+    #[error(
+        "The authenticator secret must be base32 (letters A to Z and digits 2 to 7), at least 26 characters"
+    )]
+    BadSecondFactorSecret,
     #[error("Could not save to the database: {0}")]
     Database(#[source] sqlx::Error),
     #[error("Could not hash the password: {0}")]
@@ -226,8 +234,61 @@ async fn insert_patient(
     Ok(id)
 }
 
+/// Enrols an authenticator app with a known secret for a member of staff,
+/// as if they had set it up themselves: for the demo and the tests, whose
+/// staff must sign in without a phone. Replaces any earlier set-up; no
+/// recovery codes are made.
+pub async fn enrol_second_factor(
+    db: &Db,
+    email: &Email,
+    secret_base32: &str,
+) -> Result<(), ProvisionError> {
+    let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
+    let row = sqlx::query("select id, role from accounts where email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(ProvisionError::Database)?
+        .ok_or(ProvisionError::UnknownAccount)?;
+    let role: String = row.try_get("role").map_err(ProvisionError::Database)?;
+    if !Role::parse(&role).is_some_and(Role::is_staff) {
+        return Err(ProvisionError::NotStaff);
+    }
+    let account = AccountId(row.try_get("id").map_err(ProvisionError::Database)?);
+    insert_enrolled_second_factor(&mut tx, account, secret_base32).await?;
+    tx.commit().await.map_err(ProvisionError::Database)
+}
+
+async fn insert_enrolled_second_factor(
+    tx: &mut Transaction<'static, Any>,
+    account: AccountId,
+    secret_base32: &str,
+) -> Result<(), ProvisionError> {
+    // totp-rs refuses secrets shorter than 128 bits.
+    crate::stores::second_factor::totp(secret_base32, "")
+        .map_err(|_| ProvisionError::BadSecondFactorSecret)?;
+    let now = now_unix();
+    sqlx::query(
+        "insert into staff_mfa (account_id, secret, enrolled_at, last_used_step, created_at)
+         values ($1, $2, $3, 0, $3)
+         on conflict (account_id) do update
+         set secret = excluded.secret, enrolled_at = excluded.enrolled_at, last_used_step = 0",
+    )
+    .bind(account.0)
+    .bind(secret_base32)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(ProvisionError::Database)?;
+    Ok(())
+}
+
 /// The password every demo account shares. Printed by `portal seed-demo`.
 pub const DEMO_PASSWORD: &str = "demo-password-2026";
+/// The authenticator secret every demo member of staff shares, so anyone
+/// trying the demo can add it to an app (or compute codes in a test).
+/// Printed by `portal seed-demo`. Base32, 160 bits.
+pub const DEMO_TOTP_SECRET: &str = "GPONLINESERVICESDEMOSTAFFSECRET2";
 pub const DEMO_PATIENT_EMAIL: &str = "sarah.jones@example.com";
 
 pub enum SeedOutcome {
@@ -247,7 +308,8 @@ fn demo_nhs_numbers() -> impl Iterator<Item = NhsNumber> {
     })
 }
 
-/// Two practices, staff of every role, 24 patients (some without an NHS
+/// Two practices, staff of every role (each with an authenticator app
+/// set up with [`DEMO_TOTP_SECRET`]), 24 patients (some without an NHS
 /// number), a few of them with online accounts. Runs once; a second run
 /// changes nothing.
 pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
@@ -325,7 +387,8 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
             practice: practice.cloned(),
             password: password(),
         };
-        insert_staff(&mut tx, &staff, demo_hash.clone()).await?;
+        let account = insert_staff(&mut tx, &staff, demo_hash.clone()).await?;
+        insert_enrolled_second_factor(&mut tx, account, DEMO_TOTP_SECRET).await?;
         accounts += 1;
     }
 

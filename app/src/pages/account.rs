@@ -68,6 +68,8 @@ pub fn AccountPage() -> impl IntoView {
                                 })}
                             </dl>
                             <p>{SECURITY_EMAILS}</p>
+                            <h2>"Where you are signed in"</h2>
+                            <p><a href="/account/devices">"Your devices"</a>" lists the phones, tablets and computers signed in to your account, and lets you sign them out."</p>
                         }.into_any()
                     }
                     Err(error) => view! { <ProblemPanel error/> }.into_any(),

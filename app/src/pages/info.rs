@@ -24,16 +24,16 @@ pub fn StartPage() -> impl IntoView {
 #[component]
 pub fn SignedOutPage() -> impl IntoView {
     let query = use_query_map();
-    let inactive = move || query.with(|q| q.get("reason").as_deref() == Some("inactive"));
+    let reason = move || query.with(|q| q.get("reason"));
     view! {
         <Title text="You have been signed out"/>
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
                 <h1>"You have been signed out"</h1>
-                {move || if inactive() {
-                    view! { <p>"For your security, we signed you out because you had not done anything for 15 minutes. Anything you had not saved has been lost."</p> }.into_any()
-                } else {
-                    view! { <p>"You have signed out of GP online services."</p> }.into_any()
+                {move || match reason().as_deref() {
+                    Some("inactive") => view! { <p>"For your security, we signed you out because you had not done anything for 15 minutes. Anything you had not saved has been lost."</p> }.into_any(),
+                    Some("everywhere") => view! { <p>"You have signed out of GP online services on every device, including this one. If you think someone else knows your password, sign in again and change it."</p> }.into_any(),
+                    _ => view! { <p>"You have signed out of GP online services."</p> }.into_any(),
                 }}
                 <a class="nhsuk-button" href="/sign-in" draggable="false">"Sign in again"</a>
             </div>

@@ -40,6 +40,7 @@ fn SignInForm(initial: FormFeedback) -> impl IntoView {
             <div class="nhsuk-grid-column-two-thirds">
                 <ErrorSummary feedback=feedback.into()/>
                 <h1>"Sign in"</h1>
+                <crate::pages::nhs_login::NhsLoginChoice/>
                 <form method="post" action="/api/sign_in" novalidate on:submit=on_submit>
                     <TextInput
                         id="email"

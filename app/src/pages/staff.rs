@@ -2,12 +2,16 @@
 //! their details.
 
 use crate::CurrentUser;
-use crate::api::{load_patient_details, take_feedback};
-use crate::components::{BackLink, ErrorSummary, ProblemPanel, SummaryRow, TextInput, long_date};
+use crate::api::take_feedback;
+use crate::components::{
+    BackLink, ErrorSummary, ProblemPanel, SuccessBanner, SummaryRow, TextInput, long_date,
+};
+use crate::pages::registration_letter::LetterSection;
+use crate::registration_letters::staff_patient;
 use domain::PatientId;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn StaffHomePage() -> impl IntoView {
@@ -57,19 +61,25 @@ pub fn StaffPatientPage() -> impl IntoView {
                 .map(PatientId)
         })
     };
-    let details = Resource::new(patient, |patient| async move {
+    let query = use_query_map();
+    let cancelled = move || query.with(|q| q.get("letter").as_deref() == Some("cancelled"));
+    let view_data = Resource::new(patient, |patient| async move {
         match patient {
-            Some(p) => load_patient_details(p).await,
+            Some(p) => staff_patient(p).await,
             None => Err(crate::error::PortalError::NotFound),
         }
     });
     view! {
         <Title text="Patient details"/>
+        {move || cancelled().then(|| view! { <SuccessBanner message="The registration letter has been cancelled. It can no longer be used"/> })}
         <BackLink href="/staff" text="Find another patient"/>
         <Suspense>
             {move || Suspend::new(async move {
-                match details.await {
-                    Ok(d) => view! {
+                match view_data.await {
+                    Ok(found) => {
+                        let d = found.details;
+                        let id = patient().unwrap_or(PatientId(0));
+                        view! {
                         <h1>{format!("{} {}", d.given_name, d.family_name)}</h1>
                         <dl class="nhsuk-summary-list">
                             <SummaryRow key="Date of birth" value=long_date(d.date_of_birth)/>
@@ -77,7 +87,9 @@ pub fn StaffPatientPage() -> impl IntoView {
                             <SummaryRow key="Registered at" value=format!("{} ({})", d.practice_name, d.practice_ods_code)/>
                         </dl>
                         <p class="nhsuk-body-s">"Your viewing of this record has been recorded in the patient's access log."</p>
-                    }.into_any(),
+                        <LetterSection patient=id letter=found.letter/>
+                    }.into_any()
+                    }
                     Err(error) => view! { <h1>"Patient details"</h1><ProblemPanel error/> }.into_any(),
                 }
             })}

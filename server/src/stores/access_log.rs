@@ -9,6 +9,10 @@ use domain::access_log::{AccessLogEntry, NewAccessLogEntry, Outcome, RecordActio
 use domain::ports::{AccessLog, PortError};
 use sqlx::Row;
 
+/// Who a row with no account was: someone signed in with NHS login whose
+/// account was not linked to any record yet.
+const UNLINKED_NHS_LOGIN_USER: &str = "Someone signed in with NHS login, not linked to a record";
+
 pub struct SqlAccessLog {
     pub db: Db,
 }
@@ -26,7 +30,7 @@ impl AccessLog for SqlAccessLog {
     ) -> Result<Vec<AccessLogEntry>, PortError> {
         let rows = sqlx::query(
             "select l.at, a.display_name, l.actor_role, l.action, l.outcome
-             from access_log l join accounts a on a.id = l.actor_account_id
+             from access_log l left join accounts a on a.id = l.actor_account_id
              where l.patient_id = $1 and l.practice_id = $2
              order by l.at desc, l.id desc
              limit $3",
@@ -45,7 +49,10 @@ impl AccessLog for SqlAccessLog {
                 let outcome: String = r.try_get("outcome").map_err(db_err)?;
                 Ok(AccessLogEntry {
                     at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default(),
-                    who: r.try_get("display_name").map_err(db_err)?,
+                    who: r
+                        .try_get::<Option<String>, _>("display_name")
+                        .map_err(db_err)?
+                        .unwrap_or_else(|| UNLINKED_NHS_LOGIN_USER.to_owned()),
                     who_role: Role::parse(&role).ok_or_else(|| PortError::new("stored role"))?,
                     action: RecordAction::parse(&action)
                         .ok_or_else(|| PortError::new("stored action"))?,
@@ -70,7 +77,7 @@ pub(crate) async fn insert<'e>(
     )
     .bind(e.practice.0)
     .bind(e.patient.0)
-    .bind(e.actor.0)
+    .bind(e.actor.map(|a| a.0))
     .bind(e.actor_role.as_str())
     .bind(e.acting_for.map(|p| p.0))
     .bind(e.action.as_str())

@@ -390,8 +390,10 @@ impl AccountService for SqlAccountService {
         let family: String = patient.try_get("family_name").map_err(db_err)?;
         let practice_name: String = patient.try_get("practice_name").map_err(db_err)?;
         let created = sqlx::query(
-            "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at, email_verified_at)
-             values ($1, $2, $3, $4, $5, $6, $7, null) returning id",
+            // Knowing someone's NHS number, birthday and name is not proof
+            // of being them: P5 until they prove more (see /prove-identity).
+            "insert into accounts (practice_id, email, display_name, password_hash, role, patient_id, created_at, email_verified_at, identity_level)
+             values ($1, $2, $3, $4, $5, $6, $7, null, 'P5') returning id",
         )
         .bind(practice_id.0)
         .bind(details.email.as_str())
@@ -420,7 +422,7 @@ impl AccountService for SqlAccountService {
             NewAccessLogEntry {
                 practice: practice_id,
                 patient: patient_id,
-                actor: account,
+                actor: Some(account),
                 actor_role: Role::Patient,
                 acting_for: Some(patient_id),
                 action: RecordAction::LinkOnlineAccount,

@@ -7,7 +7,7 @@ use crate::passwords;
 use async_trait::async_trait;
 use domain::ports::{Authenticator, ClientAddress, PortError, SignInOutcome};
 use domain::throttle::{self, ThrottleDecision};
-use domain::{AccountId, Actor, Email, PatientId, PracticeId, Role};
+use domain::{AccountId, Actor, Email, IdentityLevel, PatientId, PracticeId, Role};
 use sqlx::Row;
 
 pub struct PasswordAuthenticator {
@@ -94,6 +94,13 @@ impl Authenticator for PasswordAuthenticator {
             ),
             None => (None, self.dummy_hash.clone()),
         };
+        // An account that signs in only through NHS login has no password:
+        // it must cost the same time as an unknown email, and never match.
+        let (account, phc) = if phc == super::nhs_login_links::NO_PASSWORD {
+            (None, self.dummy_hash.clone())
+        } else {
+            (account, phc)
+        };
         let matches = passwords::verify_off_runtime(password.to_owned(), phc).await;
         match account {
             Some(account) if matches => {
@@ -115,7 +122,7 @@ impl Authenticator for PasswordAuthenticator {
 /// The Actor for a signed-in account, or None if the account is gone.
 pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, PortError> {
     let row = sqlx::query(
-        "select a.role, a.practice_id, a.display_name, a.patient_id, a.email_verified_at, p.name as practice_name
+        "select a.role, a.practice_id, a.display_name, a.patient_id, a.email_verified_at, a.identity_level, p.name as practice_name
          from accounts a left join practices p on p.id = a.practice_id
          where a.id = $1",
     )
@@ -144,5 +151,9 @@ pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, Por
             .try_get::<Option<i64>, _>("email_verified_at")
             .map_err(db_err)?
             .is_some(),
+        identity_level: IdentityLevel::parse(&row.try_get::<String, _>("identity_level").map_err(db_err)?)
+            .ok_or_else(|| PortError::new("stored identity level"))?,
+        // The session says whether this sign-in gave one; see the middleware.
+        second_factor_done: false,
     }))
 }

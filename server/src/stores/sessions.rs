@@ -6,7 +6,8 @@ use super::db_err;
 use crate::db::{Db, now_unix};
 use async_trait::async_trait;
 use base64::Engine;
-use domain::AccountId;
+use domain::identity::NhsLoginIdentity;
+use domain::{AccountId, IdentityLevel};
 use domain::forms::FormFeedback;
 use domain::ports::{PortError, SessionHandle};
 use domain::session_rules::SignedInSession;
@@ -17,6 +18,9 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 pub const AUTH_KEY: &str = "auth";
+pub const DEVICE_KEY: &str = "device";
+/// An NHS login identity not linked to a record yet.
+pub const UNLINKED_NHS_LOGIN_KEY: &str = "nhs_login_unlinked";
 const FEEDBACK_KEY: &str = "feedback";
 
 #[derive(Clone, Debug)]
@@ -127,8 +131,16 @@ impl SqlSessionStore {
     }
 }
 
-/// The app's view of the current request's tower-sessions `Session`.
-pub struct SessionAdapter(pub Session);
+/// The app's view of the current request's tower-sessions `Session`, with
+/// the browser's User-Agent (kept with the session for "your devices").
+pub struct SessionAdapter(pub Session, pub Option<String>);
+
+/// What "your devices" shows about a session, stored with it at sign-in.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Device {
+    pub user_agent: Option<String>,
+    pub via_nhs_login: bool,
+}
 
 fn session_err(err: tower_sessions::session::Error) -> PortError {
     PortError::new(format!("session: {err}"))
@@ -136,7 +148,11 @@ fn session_err(err: tower_sessions::session::Error) -> PortError {
 
 #[async_trait]
 impl SessionHandle for SessionAdapter {
-    async fn begin(&self, account: AccountId) -> Result<(), PortError> {
+    async fn begin(
+        &self,
+        account: AccountId,
+        nhs_login_level: Option<IdentityLevel>,
+    ) -> Result<(), PortError> {
         // A new id at sign-in, so an id planted before sign-in is worthless.
         self.0.cycle_id().await.map_err(session_err)?;
         let now = now_unix();
@@ -144,15 +160,64 @@ impl SessionHandle for SessionAdapter {
             account,
             signed_in_at: now,
             last_seen_at: now,
+            nhs_login_level,
+            second_factor_at: None,
         };
         self.0
             .insert(AUTH_KEY, signed_in)
+            .await
+            .map_err(session_err)?;
+        let device = Device {
+            user_agent: self.1.clone(),
+            via_nhs_login: nhs_login_level.is_some(),
+        };
+        self.0.insert(DEVICE_KEY, device).await.map_err(session_err)
+    }
+
+    async fn second_factor_given(&self) -> Result<(), PortError> {
+        let Some(signed_in) = self
+            .0
+            .get::<SignedInSession>(AUTH_KEY)
+            .await
+            .map_err(session_err)?
+        else {
+            return Err(PortError::new("second factor given without a signed-in session"));
+        };
+        // A new id once more: the session now opens patient data.
+        self.0.cycle_id().await.map_err(session_err)?;
+        let upgraded = SignedInSession {
+            second_factor_at: Some(now_unix()),
+            ..signed_in
+        };
+        self.0
+            .insert(AUTH_KEY, upgraded)
             .await
             .map_err(session_err)
     }
 
     async fn end(&self) -> Result<(), PortError> {
         self.0.flush().await.map_err(session_err)
+    }
+
+    async fn unlinked_nhs_login(&self) -> Result<Option<NhsLoginIdentity>, PortError> {
+        self.0
+            .get(UNLINKED_NHS_LOGIN_KEY)
+            .await
+            .map_err(session_err)
+    }
+
+    async fn forget_unlinked_nhs_login(&self) -> Result<(), PortError> {
+        self.0
+            .remove_value(UNLINKED_NHS_LOGIN_KEY)
+            .await
+            .map_err(session_err)
+            .map(|_| ())
+    }
+
+    fn device_handle(&self) -> Option<String> {
+        self.0
+            .id()
+            .map(|id| super::devices::handle_of(&id.to_string()))
     }
 
     async fn put_feedback(&self, feedback: FormFeedback) -> Result<(), PortError> {

@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use domain::Decision;
+use domain::{Actor, Decision};
 use domain::ports::{ClientAddress, RequestContext};
 use domain::session_rules::{SessionState, SignedInSession};
 use std::net::SocketAddr;
@@ -22,6 +22,10 @@ use tower_sessions::Session;
 const SIGNED_OUT_INACTIVE: &str = "/signed-out?reason=inactive";
 /// Where a patient who has not confirmed their email address is sent.
 const CONFIRM_EMAIL_FIRST: &str = "/confirm-email";
+/// Where someone whose identity is not proved well enough is offered a step-up.
+pub const PROVE_IDENTITY: &str = "/prove-identity";
+/// Where a member of staff gives their second factor (or sets one up).
+pub const SECOND_FACTOR: &str = "/mfa";
 
 fn accepts_html(req: &Request) -> bool {
     req.headers()
@@ -78,7 +82,15 @@ pub async fn request_context(
         Ok(Some(signed_in)) => match signed_in.state(now, state.limits) {
             SessionState::Active => match actor_for(&state.db, signed_in.account).await {
                 Ok(Some(found)) => {
-                    actor = Some(found);
+                    actor = Some(Actor {
+                        // The stronger of what the account holds (a practice's
+                        // own check) and what NHS login said this time.
+                        identity_level: signed_in
+                            .nhs_login_level
+                            .map_or(found.identity_level, |l| l.max(found.identity_level)),
+                        second_factor_done: signed_in.second_factor_at.is_some(),
+                        ..found
+                    });
                     if signed_in.needs_touch(now) {
                         let touched = SignedInSession {
                             last_seen_at: now,
@@ -119,11 +131,17 @@ pub async fn request_context(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    // Only for "your devices": cut short so a huge header cannot bloat the session.
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(300).collect::<String>());
     let context = RequestContext {
         actor: actor.clone(),
         client: client_address(&req, state.config.trust_forwarded_for),
         request_id,
-        session: Arc::new(SessionAdapter(session)),
+        session: Arc::new(SessionAdapter(session, user_agent)),
     };
     req.extensions_mut().insert(context);
 
@@ -163,6 +181,24 @@ pub async fn request_context(
                     app::error::PortalError::EmailNotConfirmed,
                 );
             }
+            Decision::IdentityCheckRequired if html => {
+                return Redirect::to(PROVE_IDENTITY).into_response();
+            }
+            Decision::IdentityCheckRequired => {
+                return json_refusal(
+                    StatusCode::FORBIDDEN,
+                    app::error::PortalError::IdentityCheckRequired,
+                );
+            }
+            Decision::SecondFactorRequired if html => {
+                return Redirect::to(SECOND_FACTOR).into_response();
+            }
+            Decision::SecondFactorRequired => {
+                return json_refusal(
+                    StatusCode::FORBIDDEN,
+                    app::error::PortalError::SecondFactorRequired,
+                );
+            }
         }
     } else if matches!(*req.method(), Method::GET | Method::HEAD) {
         if timed_out && path != "/signed-out" {
@@ -178,6 +214,12 @@ pub async fn request_context(
             Some(Decision::Forbidden) => return Redirect::to("/forbidden").into_response(),
             Some(Decision::EmailNotConfirmed) => {
                 return Redirect::to(CONFIRM_EMAIL_FIRST).into_response();
+            }
+            Some(Decision::IdentityCheckRequired) => {
+                return Redirect::to(PROVE_IDENTITY).into_response();
+            }
+            Some(Decision::SecondFactorRequired) => {
+                return Redirect::to(SECOND_FACTOR).into_response();
             }
             Some(Decision::Allow) | None => {}
         }

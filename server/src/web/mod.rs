@@ -33,6 +33,8 @@ pub struct AppState {
     pub ports: Ports,
     pub config: Arc<ServeConfig>,
     pub limits: SessionLimits,
+    /// None when NHS login is not configured.
+    pub nhs_login: Option<Arc<crate::nhs_login::NhsLogin>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -81,13 +83,18 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
     if config.email.outbox_worker {
         outbox.spawn_worker();
     }
-    let ports = stores::ports(&db, &outbox);
+    let ports = stores::ports(&db, &outbox, limits, &config);
+    let nhs_login = crate::nhs_login::NhsLogin::from_config(&config.nhs_login, &config.public_url)?
+        .map(Arc::new);
+    let mut ports = ports;
+    ports.sign_in_options.nhs_login = nhs_login.is_some();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         db,
         ports: ports.clone(),
         config: Arc::new(config.clone()),
         limits,
+        nhs_login,
     };
     let provide_ports = move || provide_context(ports.clone());
     let routes = generate_route_list(App);
@@ -101,6 +108,9 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        .route(crate::nhs_login::routes::START_PATH, get(crate::nhs_login::routes::start))
+        .route(crate::nhs_login::routes::CALLBACK_PATH, get(crate::nhs_login::routes::callback))
+        .route(crate::nhs_login::routes::JWKS_PATH, get(crate::nhs_login::routes::jwks))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")).precompressed_br().precompressed_gzip())

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod mail;
+pub mod oidc;
 
 use domain::{Email, NhsNumber, OdsCode, PatientId, Role};
 use secrecy::SecretString;
@@ -102,7 +103,9 @@ pub fn serve_config(url: &str) -> ServeConfig {
         idle_timeout_minutes: 15,
         session_lifetime_hours: 12,
         trust_forwarded_for: false,
+        linkage_key_days: domain::linkage::DEFAULT_LIFETIME_DAYS,
         email: server::config::EmailConfig::development(),
+        nhs_login: server::nhs_login::NhsLoginConfig::disabled(),
     }
 }
 
