@@ -67,6 +67,29 @@ pub const API_ACCESS: &[(&str, Access)] = &[
         "/api/retry_email",
         Access::Requires(Permission::ManageAllPractices),
     ),
+    // Registration letters. Staff act only on their own practice's
+    // patients (checked against the patient, refusals logged). Using a
+    // letter is open here but refused inside unless the caller is a
+    // patient not yet fully checked, or someone NHS login vouched for
+    // whose NHS login matched no record: neither may be signed in fully.
+    (
+        "/api/staff_patient",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
+    (
+        "/api/issue_registration_letter",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
+    (
+        "/api/take_registration_letter",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
+    (
+        "/api/revoke_registration_letter",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
+    ("/api/link_record_visitor", Access::Public),
+    ("/api/link_record", Access::Public),
 ];
 
 /// Pages, by route pattern (`:name` matches one segment).
@@ -103,6 +126,13 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
         "/staff/patients/:id",
         Access::Requires(Permission::ViewPracticePatientDetails),
     ),
+    (
+        "/staff/patients/:id/letter",
+        Access::Requires(Permission::ViewPracticePatientDetails),
+    ),
+    // Says what to do to whoever opens it; the form works only for those
+    // `/api/link_record` accepts.
+    ("/link-record", Access::Public),
     ("/admin", Access::Requires(Permission::ManageAllPractices)),
     ("/sign-up", Access::Public),
     ("/sign-up/check-email", Access::Public),

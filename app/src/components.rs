@@ -490,11 +490,19 @@ pub fn WarningCallout(children: Children) -> impl IntoView {
 /// What a page shows when its data could not be loaded.
 #[component]
 pub fn ProblemPanel(error: PortalError) -> impl IntoView {
-    let sign_in = matches!(error, PortalError::SignInRequired);
+    // Where to go next, when the refusal has a way through. Full page
+    // loads (rel="external"), so the server's own checks run on arrival.
+    let next = match error {
+        PortalError::SignInRequired => Some(("/sign-in", "Sign in")),
+        PortalError::EmailNotConfirmed => Some(("/confirm-email", "Confirm your email address")),
+        PortalError::IdentityCheckRequired => Some(("/prove-identity", "Prove who you are")),
+        PortalError::SecondFactorRequired => Some(("/mfa", "Enter your security code")),
+        _ => None,
+    };
     view! {
         <WarningCallout>
             <p>{error.to_string()}</p>
-            {sign_in.then(|| view! { <p><a href="/sign-in">"Sign in"</a></p> })}
+            {next.map(|(href, text)| view! { <p><a href=href rel="external">{text}</a></p> })}
         </WarningCallout>
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod pages;
+pub mod registration_letters;
 pub mod second_factor_api;
 
 use components::{Footer, Header, SkipLink};
@@ -105,6 +106,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/access-log") view=pages::patient::AccessLogPage ssr=ssr.clone()/>
                         <Route path=path!("/staff") view=pages::staff::StaffHomePage ssr=ssr.clone()/>
                         <Route path=path!("/staff/patients/:id") view=pages::staff::StaffPatientPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/patients/:id/letter") view=pages::registration_letter::StaffLetterPage ssr=ssr.clone()/>
+                        <Route path=path!("/link-record") view=pages::registration_letter::LinkRecordPage ssr=ssr.clone()/>
                         <Route path=path!("/admin") view=pages::admin::AdminPage ssr=ssr.clone()/>
                         <Route path=path!("/admin/emails") view=pages::admin_emails::AdminEmailsPage ssr=ssr.clone()/>
                         <Route path=path!("/sign-up") view=pages::sign_up::SignUpPage ssr=ssr.clone()/>

@@ -148,7 +148,9 @@ pub async fn issue_registration_letter(patient: PatientId) -> Result<(), PortalE
         .registration_letters
         .issue(&actor, found, &ctx.request_id)
         .await?;
-    ctx.session.put_feedback(letter_to_feedback(&letter)).await?;
+    ctx.session
+        .put_feedback(letter_to_feedback(&letter))
+        .await?;
     leptos_axum::redirect(&format!("/staff/patients/{patient}/letter"));
     Ok(())
 }
@@ -171,9 +173,13 @@ pub async fn take_registration_letter(
 pub async fn revoke_registration_letter(patient: PatientId) -> Result<(), PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<RevokeRegistrationLetter>()?;
-    let found =
-        authorize_letter_change(&ctx, &actor, patient, RecordAction::RevokeRegistrationLetter)
-            .await?;
+    let found = authorize_letter_change(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::RevokeRegistrationLetter,
+    )
+    .await?;
     let revoked = ports()?
         .registration_letters
         .revoke(&actor, found, &ctx.request_id)

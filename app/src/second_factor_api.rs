@@ -55,7 +55,11 @@ pub async fn second_factor_state() -> Result<SecondFactorStatus, PortalError> {
 pub async fn start_second_factor_setup() -> Result<Option<Enrolment>, PortalError> {
     use domain::second_factor::EnrolmentStart;
     let (_, actor) = check_staff::<StartSecondFactorSetup>()?;
-    match ports()?.second_factor.start_enrolment(actor.account).await? {
+    match ports()?
+        .second_factor
+        .start_enrolment(actor.account)
+        .await?
+    {
         EnrolmentStart::Started(enrolment) => Ok(Some(enrolment)),
         EnrolmentStart::AlreadyEnrolled => {
             leptos_axum::redirect("/mfa");

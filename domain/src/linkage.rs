@@ -153,8 +153,10 @@ pub fn same_surname(typed: &str, on_record: &str) -> bool {
 }
 
 /// The form a person fills in from their letter, as typed. The field
-/// names are the inputs' names.
+/// names are the inputs' names; a missing field is an empty one, so it
+/// gets the field's own message rather than a failed request.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LinkageForm {
     pub account_id: String,
     pub linkage_key: String,

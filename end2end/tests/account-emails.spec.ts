@@ -81,7 +81,7 @@ async function openEmailLink(page: Page, link: string): Promise<void> {
 }
 
 test.describe('Account emails', () => {
-  test('sign up, confirm the email from the real mail server, then see the record', async ({ page }) => {
+  test('sign up, confirm the email from the real mail server, then be asked to prove who you are', async ({ page }) => {
     test.slow(); // hashing a new password, and waiting for two emails
     const patient = newPatient();
 
@@ -187,12 +187,12 @@ test.describe('Account emails', () => {
     await waitForHydration(page);
     await expectNoAxeViolations(page);
 
-    // And they can go on to their record
-    await page.getByRole('main').getByRole('link', { name: 'Continue' }).click();
-    await expect(page).toHaveURL(/\/home$/);
-    await expect(page.getByRole('heading', { level: 1, name: `Hello, ${patient.givenName}` })).toBeVisible();
-    const nhsRow = page.locator('.nhsuk-summary-list__row').filter({ has: page.getByRole('term').filter({ hasText: /^NHS number$/ }) });
-    await expect(nhsRow.getByRole('definition')).toHaveText(formatNhsNumber(patient.nhsNumber!));
+    // And when they go on to their record, they are asked to prove who they
+    // are first: knowing their details is not proof of being them (P5)
+    await page.goto('/home');
+    await expect(page).toHaveURL(/\/prove-identity$/);
+    await expect(page.getByRole('heading', { level: 1, name: 'Prove who you are to see your GP record' })).toBeVisible();
+    await expect(page.getByRole('link', { name: 'Use your registration letter' })).toBeVisible();
     await expect(page.getByRole('banner').locator('.nhsuk-header__service-name')).toHaveText('Riverside Surgery');
     await waitForHydration(page);
     await expectNoAxeViolations(page);

@@ -72,12 +72,12 @@ function portal(pathAndQuery: string): string {
   return `${portalOrigin}${pathAndQuery}`;
 }
 
-/** The value cell of a summary-list row, found by its key. */
+/** The value cell of a summary-list row, found by its key (not the row's "Change" cell). */
 function summaryValue(page: Page, key: string): Locator {
   return page
     .locator('.nhsuk-summary-list__row')
     .filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${key}$`) }) })
-    .getByRole('definition');
+    .locator('.nhsuk-summary-list__value');
 }
 
 /** Chooses the portal's "Continue with NHS login" (a link) once the page is ready. */
@@ -242,10 +242,11 @@ test.describe('NHS login', () => {
     // When they sign in with NHS login
     await signInWithNhsLogin(page, user);
 
-    // Then they are asked for their practice's registration letter
+    // Then they are asked for the details on their practice's registration letter
     await expect(page).toHaveURL(portal('/link-record'));
-    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
-    await expect(page.getByRole('heading', { level: 1 })).not.toHaveText('Page not found');
+    await expect(page.getByRole('heading', { level: 1, name: 'Use your registration letter' })).toBeVisible();
+    await expect(page.getByLabel('Account ID')).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Link my record' })).toBeVisible();
     await expectNoAxeViolations(page);
 
     // And NHS login alone has opened no record

@@ -78,7 +78,7 @@ fn token_of(link: &str) -> String {
 }
 
 #[tokio::test]
-async fn sign_up_sends_a_confirmation_email_whose_link_opens_the_record() {
+async fn sign_up_sends_a_confirmation_email_and_the_record_waits_for_a_proved_identity() {
     let (app, sink) = with_mail().await;
     let res = app
         .post_form(
@@ -150,6 +150,19 @@ async fn sign_up_sends_a_confirmation_email_whose_link_opens_the_record() {
         .post_form("/api/confirm_email", &[("token", &token_of(&link))])
         .await;
     assert_eq!(location(&res), "/email-confirmed");
+    // Confirmed, but knowing someone's details is not proof of being them:
+    // the record waits for NHS login at P9 or the practice's letter.
+    assert_eq!(location(&app.get("/home").await), "/prove-identity");
+    assert_eq!(
+        app.count("select count(*) from accounts where email = 'carol@example.com' and identity_level = 'P5'")
+            .await,
+        1
+    );
+    // As the registration letter does (tested in linkage.rs):
+    sqlx::query("update accounts set identity_level = 'P9' where email = 'carol@example.com'")
+        .execute(&app.db.pool)
+        .await
+        .expect("raise");
     let home = app.get("/home").await;
     assert_eq!(home.status(), 200);
     assert!(home.text().await.expect("body").contains("Hello, Carol"));

@@ -7,7 +7,7 @@ mod common;
 
 use common::oidc::{
     Provider, at_provider, callback_for, sign_in_with_nhs_login, spawn_with_nhs_login,
-    submit_provider_form,
+    spawn_with_nhs_login_users, submit_provider_form,
 };
 use common::{TestApp, client, location};
 
@@ -327,4 +327,49 @@ async fn a_provider_that_is_down_gets_a_plain_answer() {
     assert_eq!(location(&res), "/nhs-login/problem?reason=unavailable");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     drop::<Provider>(down);
+}
+
+/// NHS numbers as NHS login might send them: spaced or hyphenated ones are
+/// read once normalised; one with a wrong check digit, the wrong length or
+/// letters links nothing, even when the date of birth matches.
+#[tokio::test]
+async fn only_a_valid_nhs_number_and_the_same_date_of_birth_link_a_record() {
+    let user = |email: &str, sub: &str, nhs: &str, birthdate: &str| {
+        serde_json::json!({
+            "email": email, "password": common::oidc::NHS_LOGIN_PASSWORD, "sub": sub,
+            "level": "P9", "nhs_number": nhs, "birthdate": birthdate,
+            "given_name": "Sarah", "family_name": "Testperson", "phone_number": "+447700900001"
+        })
+    };
+    let users = serde_json::json!([
+        user("check-digit@nhslogin.test", "s-check", "9434765918", "1984-03-27"),
+        user("short@nhslogin.test", "s-short", "943476591", "1984-03-27"),
+        user("letters@nhslogin.test", "s-letters", "94347659AB", "1984-03-27"),
+        user("other-birthday@nhslogin.test", "s-birthday", "9434765919", "1984-03-28"),
+        user("spaced@nhslogin.test", "s-spaced", "943 476-5919", "1984-03-27"),
+    ]);
+    let file = std::env::temp_dir().join(format!("portal-oidc-users-{}.json", std::process::id()));
+    std::fs::write(&file, users.to_string()).expect("users file");
+    let (app, provider) = spawn_with_nhs_login_users(Some(&file)).await;
+    for email in [
+        "check-digit@nhslogin.test",
+        "short@nhslogin.test",
+        "letters@nhslogin.test",
+        "other-birthday@nhslogin.test",
+    ] {
+        let browser = client();
+        assert_eq!(
+            sign_in_with_nhs_login(&app, &browser, &provider, email).await,
+            "/link-record",
+            "{email} must not be linked"
+        );
+    }
+    assert_eq!(links(&app).await, 0);
+    let browser = client();
+    assert_eq!(
+        sign_in_with_nhs_login(&app, &browser, &provider, "spaced@nhslogin.test").await,
+        "/"
+    );
+    assert_eq!(get(&app, &browser, "/home").await.status(), 200);
+    assert_eq!(links(&app).await, 1);
 }

@@ -8,6 +8,7 @@ pub mod info;
 pub mod nhs_login;
 pub mod password_reset;
 pub mod patient;
+pub mod registration_letter;
 pub mod second_factor;
 pub mod sign_in;
 pub mod sign_up;

@@ -3,12 +3,15 @@
 
 use crate::CurrentUser;
 use crate::api::{access_history, load_patient_details};
-use crate::components::{BackLink, ProblemPanel, SummaryRow, long_date, long_date_time};
+use crate::components::{
+    BackLink, ProblemPanel, SuccessBanner, SummaryRow, long_date, long_date_time,
+};
 use crate::error::PortalError;
 use domain::PatientId;
 use domain::access_log::Outcome;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 /// The patient the signed-in person is using, from the header's resource.
 async fn own_patient() -> Result<PatientId, PortalError> {
@@ -22,8 +25,13 @@ pub fn HomePage() -> impl IntoView {
         || (),
         |_| async move { load_patient_details(own_patient().await?).await },
     );
+    // After a registration letter has linked the account (see
+    // pages::registration_letter).
+    let query = use_query_map();
+    let linked = move || query.with(|q| q.get("linked").is_some());
     view! {
         <Title text="Your GP practice online"/>
+        {move || linked().then(|| view! { <SuccessBanner message="Your online account is now linked to your GP record"/> })}
         <Suspense>
             {move || Suspend::new(async move {
                 match details.await {

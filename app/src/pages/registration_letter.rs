@@ -37,7 +37,9 @@ pub fn LetterSection(patient: PatientId, letter: Option<LetterStatus>) -> impl I
         "Create registration letter"
     };
     let summary = match letter {
-        None => view! { <p>"No registration letter has been created for this patient."</p> }.into_any(),
+        None => {
+            view! { <p>"No registration letter has been created for this patient."</p> }.into_any()
+        }
         Some(l) => {
             let ended = l.ended_at.map(|ended| {
                 let key = match l.state {
@@ -47,7 +49,11 @@ pub fn LetterSection(patient: PatientId, letter: Option<LetterStatus>) -> impl I
                 };
                 view! { <SummaryRow key=key value=long_uk_date_time(ended)/> }
             });
-            let expiry_key = if l.state == LetterState::Expired { "Expired" } else { "Expires" };
+            let expiry_key = if l.state == LetterState::Expired {
+                "Expired"
+            } else {
+                "Expires"
+            };
             view! {
                 <dl class="nhsuk-summary-list">
                     <div class="nhsuk-summary-list__row">

@@ -1,5 +1,5 @@
 //! Practice staff: find a patient of their practice by NHS number and see
-//! their details.
+//! their details and registration letter.
 
 use crate::CurrentUser;
 use crate::api::take_feedback;

@@ -45,7 +45,11 @@ fn key_hash(normalised_key: &str) -> String {
 
 /// Compares two hashes in time that does not depend on where they differ.
 fn same_hash(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// 256 random bits at a time until they make a value (nearly always the
@@ -222,7 +226,9 @@ impl RegistrationLetters for SqlRegistrationLetters {
         // The caller authorized; this stops a slip there reaching another
         // practice's patient.
         if staff.practice != Some(patient.practice) {
-            return Err(PortError::new("letter asked for another practice's patient"));
+            return Err(PortError::new(
+                "letter asked for another practice's patient",
+            ));
         }
         let now = now_unix();
         let expires_at = now + i64::from(self.lifetime_days) * 86_400;
@@ -251,7 +257,12 @@ impl RegistrationLetters for SqlRegistrationLetters {
         if replaced > 0 {
             super::access_log::insert(
                 &mut *tx,
-                staff_entry(staff, patient, RecordAction::RevokeRegistrationLetter, request_id),
+                staff_entry(
+                    staff,
+                    patient,
+                    RecordAction::RevokeRegistrationLetter,
+                    request_id,
+                ),
             )
             .await?;
         }
@@ -287,7 +298,12 @@ impl RegistrationLetters for SqlRegistrationLetters {
         .map_err(db_err)?;
         super::access_log::insert(
             &mut *tx,
-            staff_entry(staff, patient, RecordAction::IssueRegistrationLetter, request_id),
+            staff_entry(
+                staff,
+                patient,
+                RecordAction::IssueRegistrationLetter,
+                request_id,
+            ),
         )
         .await?;
         tx.commit().await.map_err(db_err)?;
@@ -350,7 +366,9 @@ impl RegistrationLetters for SqlRegistrationLetters {
         request_id: &str,
     ) -> Result<bool, PortError> {
         if staff.practice != Some(patient.practice) {
-            return Err(PortError::new("cancel asked for another practice's patient"));
+            return Err(PortError::new(
+                "cancel asked for another practice's patient",
+            ));
         }
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
         let revoked = sqlx::query(
@@ -368,7 +386,12 @@ impl RegistrationLetters for SqlRegistrationLetters {
         if revoked {
             super::access_log::insert(
                 &mut *tx,
-                staff_entry(staff, patient, RecordAction::RevokeRegistrationLetter, request_id),
+                staff_entry(
+                    staff,
+                    patient,
+                    RecordAction::RevokeRegistrationLetter,
+                    request_id,
+                ),
             )
             .await?;
         }
@@ -435,9 +458,7 @@ impl RegistrationLetters for SqlRegistrationLetters {
             .map_err(db_err)?
             .rows_affected();
             if used == 1 {
-                return self
-                    .link(tx, redeemer, letter.patient, request_id)
-                    .await;
+                return self.link(tx, redeemer, letter.patient, request_id).await;
             }
             // Another request used, cancelled or locked it first.
             let latest = find_letter(&mut tx, &details.account_reference)
@@ -513,7 +534,9 @@ impl SqlRegistrationLetters {
                 *account
             }
             Redeemer::NhsLogin(identity) => {
-                match link_identity(&mut tx, identity, letter, IdentityLevel::P9, request_id).await? {
+                match link_identity(&mut tx, identity, letter, IdentityLevel::P9, request_id)
+                    .await?
+                {
                     LinkResult::Linked(account) => account,
                     refused => {
                         tx.rollback().await.map_err(db_err)?;
@@ -528,7 +551,13 @@ impl SqlRegistrationLetters {
         };
         super::access_log::insert(
             &mut *tx,
-            use_entry(letter, Some(account), Some(letter.id), Outcome::Allowed, request_id),
+            use_entry(
+                letter,
+                Some(account),
+                Some(letter.id),
+                Outcome::Allowed,
+                request_id,
+            ),
         )
         .await?;
         tx.commit().await.map_err(db_err)?;
@@ -554,7 +583,10 @@ mod tests {
     fn random_keys_and_references_have_their_shapes() {
         for _ in 0..50 {
             let key = random_from(linkage_key_from_random);
-            assert_eq!(domain::linkage::normalise_linkage_key(&key).as_deref(), Some(key.as_str()));
+            assert_eq!(
+                domain::linkage::normalise_linkage_key(&key).as_deref(),
+                Some(key.as_str())
+            );
             let reference = random_from(account_reference_from_random);
             assert_eq!(reference.len(), 10);
         }

@@ -21,6 +21,8 @@ pub const RECEPTION_A: &str = "reception@a.example.com";
 pub const RECEPTION_B: &str = "reception@b.example.com";
 pub const MANAGER_A: &str = "manager@a.example.com";
 pub const ADMIN: &str = "admin@example.com";
+/// The authenticator secret every seeded member of staff has set up.
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// A registered patient with no online account yet: signs up in the tests.
 pub const CAROL_NHS: &str = "9990001014";
 pub const CAROL_DOB: (&str, &str, &str) = ("14", "7", "1990");
@@ -166,6 +168,9 @@ async fn seed(db: &Db) -> Fixtures {
         )
         .await
         .expect("staff");
+        provisioning::enrol_second_factor(db, &email(address), TOTP_SECRET)
+            .await
+            .expect("second factor");
     }
     Fixtures {
         sarah,
@@ -278,7 +283,54 @@ impl TestApp {
             )
             .await;
         assert_eq!(location(&res), "/", "{email} should be signed in");
+        if let Some(code) = self.next_totp_code(email).await {
+            let given = self
+                .post_form_with(client, "/api/verify_second_factor", &[("code", &code)])
+                .await;
+            let home = location(&given);
+            assert!(
+                home.starts_with('/') && !home.starts_with("/mfa"),
+                "{email} should have given their second factor, went to {home:?}"
+            );
+        }
         res
+    }
+
+    /// Signs in with the password only: a member of staff is left at the
+    /// second-factor step.
+    pub async fn sign_in_password_only(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+    ) -> reqwest::Response {
+        let res = self
+            .post_form_with(
+                client,
+                "/api/sign_in",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(location(&res), "/", "{email} should be signed in");
+        res
+    }
+
+    /// The code a member of staff's authenticator app would give for the
+    /// next step the server will take (each step works once), waiting for
+    /// a new step if this person has just used both it would take. None
+    /// for someone without an authenticator app set up.
+    pub async fn next_totp_code(&self, email: &str) -> Option<String> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "select m.secret, m.last_used_step from staff_mfa m join accounts a on a.id = m.account_id
+             where a.email = $1 and m.enrolled_at is not null",
+        )
+        .bind(email)
+        .fetch_optional(&self.db.pool)
+        .await
+        .expect("second factor")?;
+        let secret: String = row.try_get("secret").expect("secret");
+        let last_used: i64 = row.try_get("last_used_step").expect("step");
+        Some(code_after_step(&secret, last_used).await)
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -289,6 +341,26 @@ impl TestApp {
             .expect("count")
             .try_get::<i64, _>(0)
             .expect("i64")
+    }
+}
+
+/// An authenticator code for a step after `last_used`, that the server
+/// will still take when the request arrives: the current step or the next
+/// (not the one before, which may leave the window on the way). Waits for
+/// a new step when both are used up.
+pub async fn code_after_step(secret: &str, last_used: i64) -> String {
+    use domain::second_factor::{STEP_SECONDS, step_at};
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let step = step_at(now).max(last_used + 1);
+        if step <= step_at(now) + 1 {
+            return server::stores::second_factor::code_for_step(secret, step).expect("code");
+        }
+        let next_step_starts = (step_at(now) + 1) * STEP_SECONDS;
+        tokio::time::sleep(std::time::Duration::from_secs(
+            u64::try_from(next_step_starts - now).unwrap_or(1).max(1),
+        ))
+        .await;
     }
 }
 

@@ -53,10 +53,16 @@ pub fn portal_key() -> PathBuf {
     key
 }
 
-/// Starts the provider for a portal at `portal_base`, on `port`.
-pub async fn start_provider(port: u16, portal_base: &str) -> Provider {
+/// Starts the provider for a portal at `portal_base`, on `port`, with the
+/// test users in `users` (default: testing/oidc-users.json).
+pub async fn start_provider(port: u16, portal_base: &str, users: Option<&Path>) -> Provider {
+    let users = users
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo_root().join("testing/oidc-users.json"));
     let mut child = Command::new("node")
         .arg(repo_root().join("testing/oidc-provider.mjs"))
+        .arg("--users")
+        .arg(users)
         .args(["--port", &port.to_string(), "--client-id", CLIENT_ID])
         .args([
             "--redirect-uri",
@@ -92,6 +98,10 @@ pub async fn start_provider(port: u16, portal_base: &str) -> Provider {
 
 /// A portal configured for NHS login, and the provider it trusts.
 pub async fn spawn_with_nhs_login() -> (TestApp, Provider) {
+    spawn_with_nhs_login_users(None).await
+}
+
+pub async fn spawn_with_nhs_login_users(users: Option<&Path>) -> (TestApp, Provider) {
     let port = super::mail::free_port();
     let key = portal_key();
     let app = TestApp::spawn_with(|config| {
@@ -104,7 +114,7 @@ pub async fn spawn_with_nhs_login() -> (TestApp, Provider) {
         };
     })
     .await;
-    let provider = start_provider(port, &app.base).await;
+    let provider = start_provider(port, &app.base, users).await;
     (app, provider)
 }
 
