@@ -19,7 +19,9 @@ pub enum PortalError {
     BadRequest,
     #[error("Confirm your email address first, using the link we sent you by email.")]
     EmailNotConfirmed,
-    #[error("You need to prove who you are before you can see this. Continue with NHS login, or use the registration letter from your GP practice.")]
+    #[error(
+        "You need to prove who you are before you can see this. Continue with NHS login, or use the registration letter from your GP practice."
+    )]
     IdentityCheckRequired,
     #[error("Enter the code from your authenticator app first.")]
     SecondFactorRequired,

@@ -253,7 +253,12 @@ mod tests {
 
     #[test]
     fn staff_without_a_second_factor_see_no_patient_data() {
-        for role in [Role::Receptionist, Role::Clinician, Role::PracticeManager, Role::SystemAdmin] {
+        for role in [
+            Role::Receptionist,
+            Role::Clinician,
+            Role::PracticeManager,
+            Role::SystemAdmin,
+        ] {
             let s = Actor {
                 second_factor_done: false,
                 ..actor(role, 1, None)

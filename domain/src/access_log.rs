@@ -65,7 +65,9 @@ impl RecordAction {
                 "Created a registration letter for your online services"
             }
             RecordAction::RevokeRegistrationLetter => "Cancelled your registration letter",
-            RecordAction::UseRegistrationLetter => "Entered the details from your registration letter",
+            RecordAction::UseRegistrationLetter => {
+                "Entered the details from your registration letter"
+            }
         }
     }
 }

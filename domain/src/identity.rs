@@ -38,7 +38,9 @@ impl IdentityLevel {
     pub fn describe(self) -> &'static str {
         match self {
             IdentityLevel::P0 => "you have not proved who you are yet",
-            IdentityLevel::P5 => "your details matched an NHS record, but your photo ID has not been checked",
+            IdentityLevel::P5 => {
+                "your details matched an NHS record, but your photo ID has not been checked"
+            }
             IdentityLevel::P9 => "your identity has been fully checked",
         }
     }
@@ -75,13 +77,9 @@ pub fn vtr_for(minimum: IdentityLevel) -> String {
         .into_iter()
         .filter(|level| *level >= minimum)
         .flat_map(|level| {
-            CREDENTIALS.into_iter().map(move |credential| {
-                TrustVector {
-                    level,
-                    credential,
-                }
-                .as_string()
-            })
+            CREDENTIALS
+                .into_iter()
+                .map(move |credential| TrustVector { level, credential }.as_string())
         })
         .map(|vector| format!("\"{vector}\""))
         .collect();
@@ -139,12 +137,17 @@ mod tests {
 
     #[test]
     fn vtr_lists_vectors_at_or_above_the_minimum() {
-        assert_eq!(vtr_for(IdentityLevel::P9), r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#);
+        assert_eq!(
+            vtr_for(IdentityLevel::P9),
+            r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#
+        );
         assert_eq!(
             vtr_for(IdentityLevel::P5),
             r#"["P5.Cp.Cd","P5.Cp.Ck","P5.Cm","P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#
         );
-        assert!(vtr_for(IdentityLevel::P0).starts_with(r#"["P0.Cp.Cd","P0.Cp.Ck","P0.Cm","P5.Cp.Cd""#));
+        assert!(
+            vtr_for(IdentityLevel::P0).starts_with(r#"["P0.Cp.Cd","P0.Cp.Ck","P0.Cm","P5.Cp.Cd""#)
+        );
     }
 
     #[test]
@@ -155,7 +158,10 @@ mod tests {
 
     #[test]
     fn the_level_claims_must_agree() {
-        assert_eq!(achieved_level(Some("P9"), Some("P9.Cp.Cd")), Ok(IdentityLevel::P9));
+        assert_eq!(
+            achieved_level(Some("P9"), Some("P9.Cp.Cd")),
+            Ok(IdentityLevel::P9)
+        );
         assert_eq!(achieved_level(Some("P5"), None), Ok(IdentityLevel::P5));
         assert_eq!(
             achieved_level(Some("P5"), Some("P9.Cp.Cd")),
@@ -165,7 +171,10 @@ mod tests {
             achieved_level(Some("P9"), Some("P9.Xx")),
             Err(LevelProblem::Inconsistent)
         );
-        assert_eq!(achieved_level(None, Some("P9.Cm")), Err(LevelProblem::Missing));
+        assert_eq!(
+            achieved_level(None, Some("P9.Cm")),
+            Err(LevelProblem::Missing)
+        );
         assert_eq!(achieved_level(Some("P7"), None), Err(LevelProblem::Missing));
     }
 

@@ -731,17 +731,17 @@ mod tests {
             decide_attempt(active(2), 10, false, false),
             AttemptDecision::Locked
         );
-        let locked = Some(KeyState {
+        let locked = KeyState {
             status: KeyStatus::Locked,
             ..active(3).expect("state")
-        });
+        };
         // Once locked, even the right details do not work.
         assert_eq!(
-            decide_attempt(locked, 10, true, true),
+            decide_attempt(Some(locked), 10, true, true),
             AttemptDecision::Locked
         );
         assert!(AttemptDecision::Locked.counts_as_wrong(active(2).expect("state")));
-        assert!(!AttemptDecision::Locked.counts_as_wrong(locked.expect("state")));
+        assert!(!AttemptDecision::Locked.counts_as_wrong(locked));
     }
 
     #[test]
@@ -834,7 +834,7 @@ mod tests {
             let decision = decide_attempt(Some(state), now, key, person);
             prop_assert_eq!(decision == AttemptDecision::Linked, key && person && now < expires);
             if let AttemptDecision::Wrong { attempts_left } = decision {
-                prop_assert!(attempts_left >= 1 && attempts_left < MAX_WRONG_ATTEMPTS);
+                prop_assert!((1..MAX_WRONG_ATTEMPTS).contains(&attempts_left));
             }
         }
 

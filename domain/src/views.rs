@@ -54,6 +54,9 @@ pub struct AccountSettings {
     pub pending_email: Option<String>,
     pub preferences: crate::notifications::EmailPreferences,
     pub is_patient: bool,
+    /// An account made by NHS login, with no password here: its email
+    /// address and password are managed at NHS login.
+    pub nhs_login_only: bool,
 }
 
 /// An email the outbox gave up on, for a system administrator to retry.

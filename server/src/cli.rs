@@ -43,7 +43,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the web server (applies any pending migrations first).
-    Serve(ServeConfig),
+    // Boxed: the settings are large, and parsed once.
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseConfig),
     /// Create two demo practices with staff of every role and 24 patients.
@@ -146,7 +147,7 @@ async fn migrated(config: &DatabaseConfig) -> anyhow::Result<db::Db> {
 /// Runs a command. Messages meant for the operator go to standard error.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(config) => crate::web::serve(config).await,
+        Command::Serve(config) => crate::web::serve(*config).await,
         Command::Migrate(config) => {
             migrated(&config).await?;
             eprintln!("The database at {} is up to date.", config.redacted_url());

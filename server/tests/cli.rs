@@ -139,6 +139,23 @@ async fn seeding_twice_changes_nothing() {
     let (ok, first) = portal(&url, &["seed-demo"]);
     assert!(ok, "{first}");
     assert!(first.contains("sarah.jones@example.com / demo-password-2026"));
+    // Every demo member of staff has the printed authenticator key set up.
+    assert!(
+        first.contains("GPON LINE SERV ICES DEMO STAF FSEC RET2"),
+        "{first}"
+    );
+    assert_eq!(
+        count(
+            &url,
+            "select count(*) from staff_mfa where enrolled_at is not null"
+        )
+        .await,
+        count(
+            &url,
+            "select count(*) from accounts where role <> 'patient'"
+        )
+        .await
+    );
     let (ok, second) = portal(&url, &["seed-demo"]);
     assert!(ok);
     assert!(second.contains("already there"));
@@ -307,6 +324,12 @@ async fn logs_carry_request_ids_and_no_patient_data() {
     )
     .await
     .expect("post");
+    // Staff give a code from their authenticator app before any patient data.
+    let code = common::code_after_step(server::provisioning::DEMO_TOTP_SECRET, 0).await;
+    let given = post("/api/verify_second_factor", vec![("code", code.clone())])
+        .await
+        .expect("post");
+    assert_eq!(common::location(&given), "/staff");
     post(
         "/api/find_patient",
         vec![("nhs_number", "999 100 0003".into())],
@@ -334,6 +357,7 @@ async fn logs_carry_request_ids_and_no_patient_data() {
             "demo-password",
             "wrong-password",
             "priya.shah@",
+            &server::provisioning::DEMO_TOTP_SECRET.to_lowercase(),
         ] {
             assert!(
                 !lower.contains(secret),

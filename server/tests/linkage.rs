@@ -365,9 +365,10 @@ async fn wrong_details_say_how_many_tries_are_left_and_the_third_locks_the_lette
         assert!(checked.contains(message), "{message} in {checked}");
     }
     assert_eq!(
-        app.count("select coalesce(sum(failed_attempts), 0) from linkage_keys")
+        app.count("select count(*) from linkage_keys where failed_attempts > 0")
             .await,
-        0
+        0,
+        "a form that is not even the right shape is no try at the letter"
     );
 
     // A wrong last name, then a wrong key, then a wrong date of birth.
@@ -759,4 +760,41 @@ async fn an_nhs_login_that_matched_no_record_is_linked_by_a_letter() {
         "/"
     );
     assert_eq!(page(&app, &later, "/home").await.0, 200);
+}
+
+/// The same form sent several times at once (a double click, a retry):
+/// the letter is used once, and the account linked once.
+#[tokio::test]
+async fn a_letter_sent_several_times_at_once_links_once() {
+    let app = TestApp::spawn().await;
+    let reception = staff(&app, RECEPTION_A).await;
+    let letter = create_letter(&app, &reception, app.fixtures.carol).await;
+    let browser = carol_signs_up(&app).await;
+    let form = carols(&letter, &letter.key);
+    let sends = (0..5).map(|_| app.post_form_with(&browser, "/api/link_record", &form));
+    let answers = futures_util::future::join_all(sends).await;
+    for answer in &answers {
+        let to = location(answer);
+        assert!(
+            to == "/home?linked=1" || to == "/home" || to == "/link-record",
+            "{to}"
+        );
+    }
+    assert_eq!(
+        log_rows(&app, "use_registration_letter", "allowed").await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from security_events where event = 'identity_checked_by_letter'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from linkage_keys where status = 'used'")
+            .await,
+        1
+    );
+    assert_eq!(page(&app, &browser, "/home").await.0, 200);
 }

@@ -65,7 +65,10 @@ async fn a_p9_patient_signs_in_and_is_linked_to_their_record() {
     ] {
         assert!(authorize.contains(part), "{part} missing from {authorize}");
     }
-    assert!(!authorize.contains("prompt=login"), "a first sign-in does not force a login");
+    assert!(
+        !authorize.contains("prompt=login"),
+        "a first sign-in does not force a login"
+    );
 
     let landed = sign_in_with_nhs_login(&app, &browser, &provider, "sarah.p9@nhslogin.test").await;
     assert_eq!(landed, "/");
@@ -99,7 +102,8 @@ async fn a_p9_patient_signs_in_and_is_linked_to_their_record() {
     );
     assert_eq!(links(&app).await, 1);
     assert_eq!(
-        app.count("select count(*) from access_log where action = 'link_nhs_login'").await,
+        app.count("select count(*) from access_log where action = 'link_nhs_login'")
+            .await,
         1
     );
 }
@@ -115,7 +119,10 @@ async fn the_portal_publishes_only_its_public_key() {
     assert_eq!(key["kid"], "portal-test-1");
     assert!(key["n"].is_string() && key["e"].is_string());
     for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(key.get(private).is_none(), "{private} must never be published");
+        assert!(
+            key.get(private).is_none(),
+            "{private} must never be published"
+        );
     }
     // Without NHS login configured there is nothing at that address, and
     // the sign-in page offers only practice accounts.
@@ -137,17 +144,31 @@ async fn a_p5_patient_is_offered_a_step_up_and_then_sees_their_record() {
         "/"
     );
     // Carol had no account: one that signs in only through NHS login now.
-    assert_eq!(app.count("select count(*) from accounts").await, accounts_before + 1);
     assert_eq!(
-        app.count("select count(*) from accounts where password_hash = '!' and identity_level = 'P0'")
-            .await,
+        app.count("select count(*) from accounts").await,
+        accounts_before + 1
+    );
+    assert_eq!(
+        app.count(
+            "select count(*) from accounts where password_hash = '!' and identity_level = 'P0'"
+        )
+        .await,
         1
     );
     // P5 opens the account, not the record: a step-up is offered instead.
-    assert_eq!(get(&app, &browser, "/account").await.status(), 200);
+    let account = get(&app, &browser, "/account").await;
+    assert_eq!(account.status(), 200);
+    let account = account.text().await.expect("body");
+    // No password here to change: NHS login manages it.
+    assert!(account.contains("With NHS login"), "{account}");
+    assert!(!account.contains("/account/password"));
     let home = get(&app, &browser, "/home").await;
     assert_eq!(location(&home), "/prove-identity");
-    let offer = get(&app, &browser, "/prove-identity").await.text().await.expect("body");
+    let offer = get(&app, &browser, "/prove-identity")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(offer.contains("Continue with NHS login"));
     assert!(offer.contains("/auth/nhs-login?level=P9"));
     let refused = app
@@ -175,14 +196,18 @@ async fn a_p5_patient_is_offered_a_step_up_and_then_sees_their_record() {
         &provider,
         &login,
         "/login",
-        &[("email", "carol.p5@nhslogin.test"), ("password", common::oidc::NHS_LOGIN_PASSWORD)],
+        &[
+            ("email", "carol.p5@nhslogin.test"),
+            ("password", common::oidc::NHS_LOGIN_PASSWORD),
+        ],
     )
     .await
     .expect_err("NHS login asks her to prove who she is");
     assert!(prove.contains("Prove who you are"));
-    let callback = submit_provider_form(&app, &browser, &provider, &prove, "/confirm-identity", &[])
-        .await
-        .expect("back to the portal");
+    let callback =
+        submit_provider_form(&app, &browser, &provider, &prove, "/confirm-identity", &[])
+            .await
+            .expect("back to the portal");
     let done = browser.get(&callback).send().await.expect("callback");
     assert_eq!(location(&done), "/");
     let home = get(&app, &browser, "/home").await;
@@ -212,7 +237,10 @@ async fn someone_who_matches_no_record_is_offered_the_registration_letter() {
         // Not signed in to any record, and nothing created.
         assert_eq!(location(&get(&app, &browser, "/home").await), "/sign-in");
     }
-    assert_eq!(app.count("select count(*) from accounts").await, accounts_before);
+    assert_eq!(
+        app.count("select count(*) from accounts").await,
+        accounts_before
+    );
     assert_eq!(links(&app).await, 0);
 }
 
@@ -232,11 +260,22 @@ async fn assert_refused(app: &TestApp, browser: &reqwest::Client, landed: &str, 
 async fn a_wrong_state_is_refused_and_the_sign_in_cannot_be_finished_after() {
     let (app, provider) = spawn_with_nhs_login().await;
     let browser = client();
-    let callback = callback_for(&app, &browser, &provider, "/auth/nhs-login", "sarah.p9@nhslogin.test").await;
+    let callback = callback_for(
+        &app,
+        &browser,
+        &provider,
+        "/auth/nhs-login",
+        "sarah.p9@nhslogin.test",
+    )
+    .await;
     let forged = with_query_value(&callback, "state", "not-the-state-we-sent");
     let res = browser.get(&forged).send().await.expect("callback");
     assert_refused(&app, &browser, &location(&res), "state").await;
-    let page = get(&app, &browser, "/nhs-login/problem?reason=state").await.text().await.expect("body");
+    let page = get(&app, &browser, "/nhs-login/problem?reason=state")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("We could not sign you in with NHS login"));
     // The pending sign-in was used up by the forged attempt.
     let res = browser.get(&callback).send().await.expect("callback");
@@ -247,8 +286,18 @@ async fn a_wrong_state_is_refused_and_the_sign_in_cannot_be_finished_after() {
 async fn a_replayed_code_is_refused() {
     let (app, provider) = spawn_with_nhs_login().await;
     let first = client();
-    let used = callback_for(&app, &first, &provider, "/auth/nhs-login", "sarah.p9@nhslogin.test").await;
-    assert_eq!(location(&first.get(&used).send().await.expect("callback")), "/");
+    let used = callback_for(
+        &app,
+        &first,
+        &provider,
+        "/auth/nhs-login",
+        "sarah.p9@nhslogin.test",
+    )
+    .await;
+    assert_eq!(
+        location(&first.get(&used).send().await.expect("callback")),
+        "/"
+    );
     assert_eq!(links(&app).await, 1);
 
     // Someone replays the code in a sign-in of their own: the state is
@@ -265,7 +314,13 @@ async fn a_replayed_code_is_refused() {
 #[tokio::test]
 async fn tampered_id_tokens_are_refused_and_link_nothing() {
     let (app, provider) = spawn_with_nhs_login().await;
-    for behaviour in ["wrong-nonce", "other-key", "unknown-kid", "expired", "wrong-audience"] {
+    for behaviour in [
+        "wrong-nonce",
+        "other-key",
+        "unknown-kid",
+        "expired",
+        "wrong-audience",
+    ] {
         let browser = client();
         let landed = sign_in_with_nhs_login(
             &app,
@@ -274,7 +329,10 @@ async fn tampered_id_tokens_are_refused_and_link_nothing() {
             &format!("{behaviour}@nhslogin.test"),
         )
         .await;
-        assert_eq!(landed, "/nhs-login/problem?reason=invalid-token", "{behaviour}");
+        assert_eq!(
+            landed, "/nhs-login/problem?reason=invalid-token",
+            "{behaviour}"
+        );
         assert_refused(&app, &browser, &landed, "invalid-token").await;
     }
 }
@@ -293,7 +351,10 @@ async fn cancelling_at_nhs_login_changes_nothing() {
         &provider,
         &login,
         "/login",
-        &[("email", "carol.p5@nhslogin.test"), ("password", common::oidc::NHS_LOGIN_PASSWORD)],
+        &[
+            ("email", "carol.p5@nhslogin.test"),
+            ("password", common::oidc::NHS_LOGIN_PASSWORD),
+        ],
     )
     .await
     .expect_err("step-up page");
@@ -302,7 +363,11 @@ async fn cancelling_at_nhs_login_changes_nothing() {
         .expect("back to the portal");
     let res = browser.get(&callback).send().await.expect("callback");
     assert_refused(&app, &browser, &location(&res), "cancelled").await;
-    let page = get(&app, &browser, "/nhs-login/problem?reason=cancelled").await.text().await.expect("body");
+    let page = get(&app, &browser, "/nhs-login/problem?reason=cancelled")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("You did not finish signing in with NHS login"));
 }
 
@@ -311,11 +376,22 @@ async fn a_provider_that_is_down_gets_a_plain_answer() {
     let (app, mut provider) = spawn_with_nhs_login().await;
     // Down in the middle of a sign-in: the code cannot be exchanged.
     let browser = client();
-    let callback = callback_for(&app, &browser, &provider, "/auth/nhs-login", "sarah.p9@nhslogin.test").await;
+    let callback = callback_for(
+        &app,
+        &browser,
+        &provider,
+        "/auth/nhs-login",
+        "sarah.p9@nhslogin.test",
+    )
+    .await;
     provider.stop().await;
     let res = browser.get(&callback).send().await.expect("callback");
     assert_refused(&app, &browser, &location(&res), "unavailable").await;
-    let page = get(&app, &browser, "/nhs-login/problem?reason=unavailable").await.text().await.expect("body");
+    let page = get(&app, &browser, "/nhs-login/problem?reason=unavailable")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("NHS login is not available right now"));
     assert!(page.contains("practice account"));
 
@@ -342,11 +418,31 @@ async fn only_a_valid_nhs_number_and_the_same_date_of_birth_link_a_record() {
         })
     };
     let users = serde_json::json!([
-        user("check-digit@nhslogin.test", "s-check", "9434765918", "1984-03-27"),
+        user(
+            "check-digit@nhslogin.test",
+            "s-check",
+            "9434765918",
+            "1984-03-27"
+        ),
         user("short@nhslogin.test", "s-short", "943476591", "1984-03-27"),
-        user("letters@nhslogin.test", "s-letters", "94347659AB", "1984-03-27"),
-        user("other-birthday@nhslogin.test", "s-birthday", "9434765919", "1984-03-28"),
-        user("spaced@nhslogin.test", "s-spaced", "943 476-5919", "1984-03-27"),
+        user(
+            "letters@nhslogin.test",
+            "s-letters",
+            "94347659AB",
+            "1984-03-27"
+        ),
+        user(
+            "other-birthday@nhslogin.test",
+            "s-birthday",
+            "9434765919",
+            "1984-03-28"
+        ),
+        user(
+            "spaced@nhslogin.test",
+            "s-spaced",
+            "943 476-5919",
+            "1984-03-27"
+        ),
     ]);
     let file = std::env::temp_dir().join(format!("portal-oidc-users-{}.json", std::process::id()));
     std::fs::write(&file, users.to_string()).expect("users file");

@@ -71,6 +71,12 @@ async fn text(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, Stri
     (status, to, res.text().await.expect("body"))
 }
 
+/// The setup key as the page shows it, grouped in fours.
+fn setup_key(page: &str) -> Option<String> {
+    let from = page.find("id=\"setup-key\"")?;
+    between(&page[from..], "<code>", "</code>")
+}
+
 /// A member of staff with no app sets one up through the real pages: the
 /// setup key read from the page, a code from it, the recovery codes shown.
 async fn set_up_through_the_pages(
@@ -78,7 +84,7 @@ async fn set_up_through_the_pages(
     client: &reqwest::Client,
 ) -> (String, Vec<String>) {
     let (_, _, page) = text(app, client, "/mfa/setup").await;
-    let secret: String = between(&page, "id=\"setup-key\"><code>", "</code>")
+    let secret: String = setup_key(&page)
         .expect("setup key on the page")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -156,21 +162,19 @@ async fn a_new_member_of_staff_sets_up_an_app_and_sees_the_recovery_codes_once()
     let (status, _, page) = text(&app, &c, "/mfa/setup").await;
     assert_eq!(status, 200);
     assert!(
-        page.contains("<svg role=\"img\""),
+        page.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""),
         "the QR code is inline SVG"
     );
+    assert!(page.contains("role=\"img\" focusable=\"false\" class=\"portal-qr-code\""));
     assert!(page.contains("aria-label=\"QR code for your authenticator app"));
     assert!(page.contains("otpauth://totp/"));
-    let key = between(&page, "id=\"setup-key\"><code>", "</code>").expect(&page);
+    let key = setup_key(&page).expect("setup key");
     let secret: String = key.chars().filter(|c| !c.is_whitespace()).collect();
     assert_eq!(secret.len(), 32, "{key}");
     assert!(key.contains(' '), "grouped in fours for typing: {key}");
     // A reload shows the same key: an app already scanned keeps working.
     let (_, _, again) = text(&app, &c, "/mfa/setup").await;
-    assert_eq!(
-        between(&again, "id=\"setup-key\"><code>", "</code>"),
-        Some(key)
-    );
+    assert_eq!(setup_key(&again), Some(key));
 
     // A wrong code: a plain message, and nothing is set up.
     let res = app
@@ -358,7 +362,7 @@ async fn a_recovery_code_works_once() {
     assert!(page.contains("That recovery code is not right, or it has already been used"));
     // The recovery form is open, so the error summary's link leads somewhere visible.
     assert!(
-        page.contains("<details class=\"nhsuk-details\" open"),
+        page.contains("<details open class=\"nhsuk-details\">"),
         "{page}"
     );
     // Another of the codes still works.

@@ -40,22 +40,37 @@ pub fn AccountPage() -> impl IntoView {
                         let preferences = s.preferences;
                         view! {
                             <dl class="nhsuk-summary-list">
-                                <ChangeableRow key="Email address" change_href="/account/email" what="email address">
-                                    <p class="nhsuk-u-margin-bottom-0">{s.email.clone()}</p>
-                                    {(!s.email_verified).then(|| view! {
-                                        <p class="nhsuk-u-margin-bottom-0 nhsuk-u-margin-top-2">
-                                            <strong class="nhsuk-tag nhsuk-tag--yellow">"Not confirmed yet"</strong>
-                                            " "<a href="/confirm-email">"Confirm your email address"</a>
-                                        </p>
-                                    })}
-                                    {pending.map(|pending| view! {
-                                        <p class="nhsuk-body-s nhsuk-u-margin-bottom-0 nhsuk-u-margin-top-2">{format!("Waiting for you to confirm {pending}")}</p>
-                                    })}
-                                </ChangeableRow>
-                                <ChangeableRow key="Password" change_href="/account/password" what="password">
-                                    <span aria-hidden="true">"********"</span>
-                                    <span class="nhsuk-u-visually-hidden">"Not shown"</span>
-                                </ChangeableRow>
+                                {if s.nhs_login_only {
+                                    view! {
+                                        <div class="nhsuk-summary-list__row">
+                                            <dt class="nhsuk-summary-list__key">"Email address"</dt>
+                                            <dd class="nhsuk-summary-list__value">{s.email.clone()}</dd>
+                                        </div>
+                                        <div class="nhsuk-summary-list__row">
+                                            <dt class="nhsuk-summary-list__key">"How you sign in"</dt>
+                                            <dd class="nhsuk-summary-list__value">"With NHS login. Change your email address or password in your NHS login settings."</dd>
+                                        </div>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <ChangeableRow key="Email address" change_href="/account/email" what="email address">
+                                            <p class="nhsuk-u-margin-bottom-0">{s.email.clone()}</p>
+                                            {(!s.email_verified).then(|| view! {
+                                                <p class="nhsuk-u-margin-bottom-0 nhsuk-u-margin-top-2">
+                                                    <strong class="nhsuk-tag nhsuk-tag--yellow">"Not confirmed yet"</strong>
+                                                    " "<a href="/confirm-email">"Confirm your email address"</a>
+                                                </p>
+                                            })}
+                                            {pending.map(|pending| view! {
+                                                <p class="nhsuk-body-s nhsuk-u-margin-bottom-0 nhsuk-u-margin-top-2">{format!("Waiting for you to confirm {pending}")}</p>
+                                            })}
+                                        </ChangeableRow>
+                                        <ChangeableRow key="Password" change_href="/account/password" what="password">
+                                            <span aria-hidden="true">"********"</span>
+                                            <span class="nhsuk-u-visually-hidden">"Not shown"</span>
+                                        </ChangeableRow>
+                                    }.into_any()
+                                }}
                                 {s.is_patient.then(|| view! {
                                     <ChangeableRow key="Email notifications" change_href="/account/notifications" what="email notifications">
                                         <ul class="nhsuk-list nhsuk-u-margin-bottom-0">

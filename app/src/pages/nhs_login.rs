@@ -19,7 +19,9 @@ pub fn ContinueWithNhsLogin(#[prop(default = false)] step_up: bool) -> impl Into
         "/auth/nhs-login"
     };
     view! {
-        <a class="nhsuk-button nhs-login-button" href=href draggable="false">"Continue with NHS login"</a>
+        // rel="external": a full page load, so the browser really goes to
+        // the server (which redirects to NHS login) instead of the router.
+        <a class="nhsuk-button nhs-login-button" href=href rel="external" draggable="false">"Continue with NHS login"</a>
     }
 }
 

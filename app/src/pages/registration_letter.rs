@@ -2,9 +2,9 @@
 //! creates and cancels them, the printable letter shown once, and the
 //! patient's page that uses one (`/link-record`).
 
+use crate::api::take_feedback;
 use crate::components::{
-    DateInput, DateSinks, ErrorSummary, FormTitle, ProblemPanel, SummaryRow, TextInput,
-    WithFeedback, today_utc,
+    DateInput, DateSinks, ErrorSummary, FormTitle, ProblemPanel, SummaryRow, TextInput, today_utc,
 };
 use crate::registration_letters::{LinkVisitor, link_record_visitor, take_registration_letter};
 use domain::PatientId;
@@ -191,16 +191,21 @@ fn PrintableLetter(letter: IssuedLetter, back: String) -> impl IntoView {
 /// `/link-record`: a patient enters the details from their letter.
 #[component]
 pub fn LinkRecordPage() -> impl IntoView {
+    // Both made here, once. A resource made inside the Suspend below is
+    // made again when the first one resolves, and feedback can be taken
+    // from the session only once.
     let visitor = Resource::new(|| (), |_| link_record_visitor());
+    let stored = Resource::new(|| (), |_| take_feedback(LINK_FORM.to_owned()));
     view! {
         <Suspense>
             {move || Suspend::new(async move {
-                match visitor.await {
-                    Ok(LinkVisitor::NhsLogin | LinkVisitor::Patient) => view! {
-                        <WithFeedback form=LINK_FORM render=|initial| view! { <LinkRecordForm initial/> }/>
-                    }.into_any(),
-                    Ok(visitor) => view! { <CannotUseLetter visitor/> }.into_any(),
-                    Err(error) => view! {
+                match (visitor.await, stored.await) {
+                    (Ok(LinkVisitor::NhsLogin | LinkVisitor::Patient), Ok(feedback)) => {
+                        let initial = feedback.unwrap_or_default();
+                        view! { <LinkRecordForm initial/> }.into_any()
+                    }
+                    (Ok(visitor), Ok(_)) => view! { <CannotUseLetter visitor/> }.into_any(),
+                    (Err(error), _) | (_, Err(error)) => view! {
                         <Title text="Use your registration letter"/>
                         <h1>"Use your registration letter"</h1>
                         <ProblemPanel error/>

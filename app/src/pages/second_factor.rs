@@ -5,8 +5,9 @@
 //! code is an SVG drawn on the server.
 
 use crate::CurrentUser;
+use crate::api::take_feedback;
 use crate::components::{
-    BackLink, ErrorSummary, FormTitle, ProblemPanel, SuccessBanner, TextInput, WithFeedback,
+    BackLink, ErrorSummary, FormTitle, ProblemPanel, SuccessBanner, TextInput,
 };
 use crate::second_factor_api::{
     SETUP_FORM, VERIFY_FORM, new_recovery_codes, practice_team, second_factor_state,
@@ -23,17 +24,21 @@ const SET_UP: &str = "Set up your authenticator app";
 
 #[component]
 pub fn SecondFactorPage() -> impl IntoView {
+    // Both made here, not inside the Suspend: a resource made there would
+    // be made again each time it re-runs, and take the feedback twice.
     let state = Resource::new(|| (), |_| second_factor_state());
+    let stored = Resource::new(|| (), |_| take_feedback(VERIFY_FORM.to_owned()));
     view! {
         <Suspense>
             {move || Suspend::new(async move {
-                match state.await {
-                    Ok(SecondFactorStatus::Enrolled) => view! {
-                        <WithFeedback form=VERIFY_FORM render=enter_code/>
-                    }.into_any(),
+                let (state, stored) = (state.await, stored.await);
+                match state.and_then(|state| stored.map(|stored| (state, stored))) {
+                    Ok((SecondFactorStatus::Enrolled, stored)) => {
+                        enter_code(stored.unwrap_or_default()).into_any()
+                    }
                     // The server has already sent them to set-up; this is
                     // only seen if that redirect was not followed.
-                    Ok(SecondFactorStatus::NotEnrolled) => view! {
+                    Ok((SecondFactorStatus::NotEnrolled, _)) => view! {
                         <Title text=SET_UP/>
                         <h1>{SET_UP}</h1>
                         <p>"Before you can use GP online services, set up an authenticator app on your phone."</p>
@@ -101,14 +106,16 @@ fn enter_code(initial: FormFeedback) -> impl IntoView {
 #[component]
 pub fn SetUpSecondFactorPage() -> impl IntoView {
     let enrolment = Resource::new(|| (), |_| start_second_factor_setup());
+    let stored = Resource::new(|| (), |_| take_feedback(SETUP_FORM.to_owned()));
     view! {
         <Suspense>
             {move || Suspend::new(async move {
-                match enrolment.await {
-                    Ok(Some(enrolment)) => view! {
-                        <WithFeedback form=SETUP_FORM render=move |initial| set_up(enrolment.clone(), initial)/>
-                    }.into_any(),
-                    Ok(None) => view! {
+                let (enrolment, stored) = (enrolment.await, stored.await);
+                match enrolment.and_then(|enrolment| stored.map(|stored| (enrolment, stored))) {
+                    Ok((Some(enrolment), stored)) => {
+                        set_up(enrolment, stored.unwrap_or_default()).into_any()
+                    }
+                    Ok((None, _)) => view! {
                         <Title text=SET_UP/>
                         <h1>"Your authenticator app is already set up"</h1>
                         <a class="nhsuk-button" href="/mfa" draggable="false">"Enter your code"</a>

@@ -17,16 +17,27 @@ pub struct NhsLoginConfig {
 
     /// The portal's RSA private key (PKCS#1 PEM) that signs its client
     /// assertions; its public half is served at /.well-known/jwks.json.
-    #[arg(long = "nhs-login-private-key-file", env = "PORTAL_NHS_LOGIN_PRIVATE_KEY_FILE")]
+    #[arg(
+        long = "nhs-login-private-key-file",
+        env = "PORTAL_NHS_LOGIN_PRIVATE_KEY_FILE"
+    )]
     pub private_key_file: Option<PathBuf>,
 
     /// The key id (`kid`) the public key is published under.
-    #[arg(long = "nhs-login-key-id", env = "PORTAL_NHS_LOGIN_KEY_ID", default_value = "portal-1")]
+    #[arg(
+        long = "nhs-login-key-id",
+        env = "PORTAL_NHS_LOGIN_KEY_ID",
+        default_value = "portal-1"
+    )]
     pub key_id: String,
 
     /// Seconds to wait for NHS login before telling the person it is not
     /// available.
-    #[arg(long = "nhs-login-timeout-seconds", env = "PORTAL_NHS_LOGIN_TIMEOUT_SECONDS", default_value_t = 10)]
+    #[arg(
+        long = "nhs-login-timeout-seconds",
+        env = "PORTAL_NHS_LOGIN_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
     pub timeout_seconds: u64,
 }
 

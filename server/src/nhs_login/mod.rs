@@ -24,16 +24,15 @@ use domain::identity::{NhsLoginIdentity, achieved_level, vtr_for};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
-    CoreRevocationErrorResponse, CoreRsaPrivateSigningKey, CoreTokenIntrospectionResponse,
-    CoreTokenType,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreRsaPrivateSigningKey, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, JsonWebKeyId, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, RedirectUrl,
-    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
-    UserInfoClaims, reqwest,
+    AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IssuerUrl, JsonWebKeyId, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PrivateSigningKey, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse, UserInfoClaims, reqwest,
 };
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -282,15 +281,42 @@ impl NhsLogin {
         let id_token = response
             .id_token()
             .ok_or_else(|| SignInProblem::InvalidToken("no ID token in the answer".into()))?;
-        let verifier = client
-            .id_token_verifier()
-            .set_allowed_algs(vec![SIGNING_ALG]);
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(pending.nonce.clone()))
-            .map_err(|e| SignInProblem::InvalidToken(e.to_string()))?;
+        let nonce = Nonce::new(pending.nonce.clone());
+        let checked = id_token
+            .claims(
+                &client
+                    .id_token_verifier()
+                    .set_allowed_algs(vec![SIGNING_ALG]),
+                &nonce,
+            )
+            .cloned();
+        let claims = match checked {
+            Ok(claims) => claims,
+            // A key we have not seen: the provider may have rotated its keys
+            // since we cached them. Fetch them once more, then decide.
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                *self.provider.lock().await = None;
+                let fresh = self.client().await?;
+                id_token
+                    .claims(
+                        &fresh
+                            .id_token_verifier()
+                            .set_allowed_algs(vec![SIGNING_ALG]),
+                        &nonce,
+                    )
+                    .cloned()
+                    .map_err(|e| SignInProblem::InvalidToken(e.to_string()))?
+            }
+            Err(e) => return Err(SignInProblem::InvalidToken(e.to_string())),
+        };
         let extra = claims.additional_claims();
-        let level = achieved_level(extra.identity_proofing_level.as_deref(), extra.vot.as_deref())
-            .map_err(|e| SignInProblem::InvalidToken(format!("identity level claims: {e:?}")))?;
+        let level = achieved_level(
+            extra.identity_proofing_level.as_deref(),
+            extra.vot.as_deref(),
+        )
+        .map_err(|e| SignInProblem::InvalidToken(format!("identity level claims: {e:?}")))?;
         if level < pending.minimum {
             return Err(SignInProblem::LevelTooLow {
                 got: level,
@@ -350,7 +376,12 @@ impl NhsLogin {
         let signature = self
             .signing_key
             .sign(&SIGNING_ALG, signing_input.as_bytes())
-            .map_err(|e| SignInProblem::Unavailable(format!("signing the client assertion: {e}")))?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+            .map_err(|e| {
+                SignInProblem::Unavailable(format!("signing the client assertion: {e}"))
+            })?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
     }
 }

@@ -53,7 +53,10 @@ pub async fn start(
     } else {
         IdentityLevel::P0
     };
-    match nhs_login.start(minimum, step_up, crate::db::now_unix()).await {
+    match nhs_login
+        .start(minimum, step_up, crate::db::now_unix())
+        .await
+    {
         Ok((url, pending)) => {
             if let Err(err) = session.insert(PENDING_KEY, pending).await {
                 tracing::error!(cause = %err, "could not keep the NHS login sign-in in the session");
@@ -93,7 +96,10 @@ pub async fn callback(
     // Used once, whatever happens next: a replayed callback finds nothing.
     let pending: Option<PendingSignIn> = session.remove(PENDING_KEY).await.ok().flatten();
     if let Some(error) = query.error.as_deref() {
-        tracing::info!(error, "NHS login sent the person back without signing them in");
+        tracing::info!(
+            error,
+            "NHS login sent the person back without signing them in"
+        );
         return problem(if error == "access_denied" {
             "cancelled"
         } else {

@@ -675,7 +675,7 @@ impl AccountService for SqlAccountService {
 
     async fn settings(&self, account: AccountId) -> Result<Option<AccountSettings>, PortError> {
         let row = sqlx::query(
-            "select a.email, a.email_verified_at, a.wants_appointment_reminders, a.wants_new_message_emails, a.role,
+            "select a.email, a.email_verified_at, a.wants_appointment_reminders, a.wants_new_message_emails, a.role, a.password_hash,
                     (select t.new_email from account_tokens t
                       where t.account_id = a.id and t.purpose = 'change_email' and t.used_at is null and t.expires_at > $2
                       order by t.created_at desc limit 1) as pending_email
@@ -705,6 +705,8 @@ impl AccountService for SqlAccountService {
                     == 1,
             },
             is_patient: row.try_get::<String, _>("role").map_err(db_err)? == Role::Patient.as_str(),
+            nhs_login_only: row.try_get::<String, _>("password_hash").map_err(db_err)?
+                == super::nhs_login_links::NO_PASSWORD,
         }))
     }
 

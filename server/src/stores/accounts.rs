@@ -151,8 +151,10 @@ pub async fn actor_for(db: &Db, account: AccountId) -> Result<Option<Actor>, Por
             .try_get::<Option<i64>, _>("email_verified_at")
             .map_err(db_err)?
             .is_some(),
-        identity_level: IdentityLevel::parse(&row.try_get::<String, _>("identity_level").map_err(db_err)?)
-            .ok_or_else(|| PortError::new("stored identity level"))?,
+        identity_level: IdentityLevel::parse(
+            &row.try_get::<String, _>("identity_level").map_err(db_err)?,
+        )
+        .ok_or_else(|| PortError::new("stored identity level"))?,
         // The session says whether this sign-in gave one; see the middleware.
         second_factor_done: false,
     }))

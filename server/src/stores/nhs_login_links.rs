@@ -47,12 +47,13 @@ pub async fn sign_in_with(
     identity: &NhsLoginIdentity,
     request_id: &str,
 ) -> Result<SignInResult, PortError> {
-    let linked = sqlx::query("select account_id from nhs_login_links where issuer = $1 and subject = $2")
-        .bind(&identity.issuer)
-        .bind(&identity.subject)
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(db_err)?;
+    let linked =
+        sqlx::query("select account_id from nhs_login_links where issuer = $1 and subject = $2")
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .fetch_optional(&db.pool)
+            .await
+            .map_err(db_err)?;
     if let Some(row) = linked {
         let account = AccountId(row.try_get("account_id").map_err(db_err)?);
         sqlx::query("update nhs_login_links set last_sign_in_at = $2 where account_id = $1")
@@ -145,11 +146,7 @@ pub(crate) async fn link_identity(
             account
         }
         None => {
-            let Some(email) = identity
-                .email
-                .as_deref()
-                .and_then(|e| Email::parse(e).ok())
-            else {
+            let Some(email) = identity.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
                 return Ok(LinkResult::EmailInUse);
             };
             let names = sqlx::query("select given_name, family_name from patients where id = $1")
@@ -221,7 +218,14 @@ pub(crate) async fn link_identity(
         },
     )
     .await?;
-    security_event(&mut **tx, account, Some(account), "nhs_login_linked", request_id).await?;
+    security_event(
+        &mut **tx,
+        account,
+        Some(account),
+        "nhs_login_linked",
+        request_id,
+    )
+    .await?;
     Ok(LinkResult::Linked(account))
 }
 

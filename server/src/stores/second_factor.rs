@@ -70,27 +70,47 @@ fn code_matches_step(totp: &Totp, code: &str, step: i64) -> bool {
 }
 
 /// The QR code as an inline `<svg>`, labelled for screen readers (who are
-/// told where the same key is written out as text).
+/// told where the same key is written out as text). Drawn here rather than
+/// by qrcode's renderer, which writes a standalone document with one
+/// rectangle per module: each row's dark runs become one path segment, in
+/// module units, with the four-module quiet zone scanners need.
 fn qr_svg(otpauth_url: &str) -> Result<String, PortError> {
-    use qrcode::render::svg;
+    use std::fmt::Write;
+    const QUIET_ZONE: usize = 4;
     let code = qrcode::QrCode::with_error_correction_level(otpauth_url, qrcode::EcLevel::M)
         .map_err(|e| PortError::new(format!("QR code: {e}")))?;
-    let drawn = code
-        .render::<svg::Color>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build();
-    // The renderer writes a standalone document; the page wants the element.
-    let element = drawn
-        .find("<svg")
-        .map(|start| &drawn[start..])
-        .ok_or_else(|| PortError::new("QR code: no svg element"))?;
-    Ok(element.replacen(
-        "<svg ",
-        "<svg role=\"img\" focusable=\"false\" class=\"portal-qr-code\" \
+    let width = code.width();
+    let modules = code.to_colors();
+    let dark = |x: usize, y: usize| modules[y * width + x] == qrcode::Color::Dark;
+    let mut path = String::new();
+    for y in 0..width {
+        let mut x = 0;
+        while x < width {
+            if !dark(x, y) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < width && dark(x, y) {
+                x += 1;
+            }
+            let run = x - start;
+            let _ = write!(
+                path,
+                "M{} {}h{run}v1h-{run}z",
+                start + QUIET_ZONE,
+                y + QUIET_ZONE
+            );
+        }
+    }
+    let size = width + 2 * QUIET_ZONE;
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" \
+         shape-rendering=\"crispEdges\" role=\"img\" focusable=\"false\" class=\"portal-qr-code\" \
          aria-label=\"QR code for your authenticator app. If you cannot scan it, \
-         type the setup key shown below into the app instead.\" ",
-        1,
+         type the setup key shown below into the app instead.\">\
+         <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/>\
+         <path fill=\"#000\" d=\"{path}\"/></svg>"
     ))
 }
 
@@ -588,7 +608,8 @@ mod tests {
         assert!(url.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"));
         assert!(url.contains("issuer=GP%20online%20services"));
         let svg = qr_svg(&url).expect("svg");
-        assert!(svg.starts_with("<svg role=\"img\""));
+        assert!(svg.starts_with("<svg xmlns="));
+        assert!(svg.contains("role=\"img\""));
         assert!(svg.contains("aria-label=\"QR code"));
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("<?xml"));

@@ -6,11 +6,11 @@ use super::db_err;
 use crate::db::{Db, now_unix};
 use async_trait::async_trait;
 use base64::Engine;
-use domain::identity::NhsLoginIdentity;
-use domain::{AccountId, IdentityLevel};
 use domain::forms::FormFeedback;
+use domain::identity::NhsLoginIdentity;
 use domain::ports::{PortError, SessionHandle};
 use domain::session_rules::SignedInSession;
+use domain::{AccountId, IdentityLevel};
 use rand::RngCore;
 use sqlx::Row;
 use tower_sessions::Session;
@@ -181,7 +181,9 @@ impl SessionHandle for SessionAdapter {
             .await
             .map_err(session_err)?
         else {
-            return Err(PortError::new("second factor given without a signed-in session"));
+            return Err(PortError::new(
+                "second factor given without a signed-in session",
+            ));
         };
         // A new id once more: the session now opens patient data.
         self.0.cycle_id().await.map_err(session_err)?;
@@ -189,10 +191,7 @@ impl SessionHandle for SessionAdapter {
             second_factor_at: Some(now_unix()),
             ..signed_in
         };
-        self.0
-            .insert(AUTH_KEY, upgraded)
-            .await
-            .map_err(session_err)
+        self.0.insert(AUTH_KEY, upgraded).await.map_err(session_err)
     }
 
     async fn end(&self) -> Result<(), PortError> {
