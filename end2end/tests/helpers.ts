@@ -1,5 +1,6 @@
+import { createHmac } from 'node:crypto';
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test as base, type Page } from '@playwright/test';
+import { expect, test as base, type Locator, type Page } from '@playwright/test';
 
 /**
  * Every spec uses this `test`: it fails any test in which the browser threw
@@ -33,7 +34,17 @@ export const accounts = {
   priya: 'priya.shah@riverside.example.com', // receptionist, Riverside Surgery
   sam: 'sam.lee@hillside.example.com', // receptionist, Hillside Medical Centre
   admin: 'admin@portal.example.com', // system administrator
+  helen: 'helen.marsh@riverside.example.com', // practice manager, Riverside Surgery
 } as const;
+
+/**
+ * The authenticator secret every demo member of staff has set up
+ * (server/src/provisioning.rs DEMO_TOTP_SECRET; `portal seed-demo` prints it).
+ */
+export const DEMO_TOTP_SECRET = 'GPONLINESERVICESDEMOSTAFFSECRET2';
+
+/** The demo staff, who sign in with DEMO_TOTP_SECRET's codes. */
+const DEMO_STAFF: readonly string[] = [accounts.priya, accounts.sam, accounts.admin, accounts.helen];
 
 /** True in the `hydrated` project (JavaScript on, the wasm bundle hydrates the page). */
 export function isHydrated(): boolean {
@@ -67,17 +78,119 @@ export async function openSignIn(page: Page): Promise<void> {
   await waitForSignInPageReady(page);
 }
 
+export interface SignInOptions {
+  /** A member of staff's authenticator secret; demo staff have DEMO_TOTP_SECRET. */
+  totpSecret?: string;
+  /** False to stop at /mfa, for specs about that page. */
+  giveSecondFactor?: boolean;
+}
+
 /**
  * Signs in through the real sign-in form and waits until the browser has left
- * /sign-in (it lands on the account's home page).
+ * /sign-in. It lands on the account's home page; a member of staff gives the
+ * code from their authenticator app at /mfa on the way (demo staff, or
+ * anyone whose `totpSecret` is given), or is left at /mfa/setup if they have
+ * no app yet.
  */
-export async function signIn(page: Page, email: string, password: string = DEMO_PASSWORD): Promise<void> {
+export async function signIn(
+  page: Page,
+  email: string,
+  password: string = DEMO_PASSWORD,
+  options: SignInOptions = {},
+): Promise<void> {
   await openSignIn(page);
   await page.getByLabel('Email address').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).not.toHaveURL(/\/sign-in(\?|$)/);
   await waitForHydration(page);
+  const secret = options.totpSecret ?? (DEMO_STAFF.includes(email) ? DEMO_TOTP_SECRET : undefined);
+  if (secret && options.giveSecondFactor !== false && new URL(page.url()).pathname === '/mfa') {
+    await giveSecondFactor(page, email, secret);
+  }
+}
+
+function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes: number[] = [];
+  let value = 0;
+  let bits = 0;
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const index = alphabet.indexOf(c);
+    if (index < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/** The 30-second time step an authenticator app is on now. */
+export function currentStep(): number {
+  return Math.floor(Date.now() / 30_000);
+}
+
+/** The code an authenticator app shows for a step (RFC 6238: HMAC-SHA-1, 6 digits). */
+export function totpCode(secret: string, step: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** A six-digit code the server will not take now for this secret. */
+export function wrongTotpCode(secret: string): string {
+  const now = currentStep();
+  const right = [now - 2, now - 1, now, now + 1, now + 2].map((step) => totpCode(secret, step));
+  for (let n = 123_456; ; n++) {
+    const candidate = String(n).padStart(6, '0');
+    if (!right.includes(candidate)) return candidate;
+  }
+}
+
+/** The last step whose code this worker gave for each person: a step works once. */
+const lastStepGiven = new Map<string, number>();
+
+/**
+ * Clicks a form's submit button and waits for the page the server answers
+ * with (with or without JavaScript, the forms here post and redirect).
+ */
+export async function submitAndWait(page: Page, button: Locator): Promise<void> {
+  const navigated = page.waitForEvent('framenavigated', (frame) => frame === page.mainFrame());
+  await button.click();
+  await navigated;
+  await page.waitForLoadState('load');
+  await waitForHydration(page);
+}
+
+/**
+ * At /mfa, enters the code the authenticator app would show. The server
+ * takes the current step or the next, each once, and earlier sign-ins (in
+ * another worker, too) may have used them: an "already used" answer moves on
+ * a step, and when both are used this waits for the next step (giving the
+ * test that much longer).
+ */
+export async function giveSecondFactor(page: Page, email: string, secret: string = DEMO_TOTP_SECRET): Promise<void> {
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const now = currentStep();
+    const step = Math.max(now, (lastStepGiven.get(email) ?? 0) + 1);
+    if (step > now + 1) {
+      const wait = (now + 1) * 30_000 - Date.now() + 250;
+      test.info().setTimeout(test.info().timeout + wait);
+      await page.waitForTimeout(wait);
+      continue;
+    }
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, step));
+    await submitAndWait(page, page.getByRole('button', { name: 'Continue', exact: true }));
+    lastStepGiven.set(email, step);
+    if (new URL(page.url()).pathname !== '/mfa') return;
+    await expect(page.getByRole('alert')).toContainText('That code has already been used');
+  }
+  throw new Error(`could not give ${email}'s second factor`);
 }
 
 /** Signs out with the header's "Sign out" button. */

@@ -53,7 +53,7 @@ fn wrong_code(secret: &str) -> String {
 }
 
 /// The text between `start` and the next `end`, hydration comments dropped.
-fn between<'a>(page: &'a str, start: &str, end: &str) -> Option<String> {
+fn between(page: &str, start: &str, end: &str) -> Option<String> {
     let from = page.find(start)? + start.len();
     let to = page[from..].find(end)? + from;
     Some(page[from..to].replace("<!---->", "").replace("<!>", ""))
