@@ -38,11 +38,12 @@ async function resetSecondFactor(page: Page, name: string): Promise<void> {
 
 test.describe('Staff second factor', () => {
   test('a member of staff gives the code from their authenticator app after their password', async ({ page }) => {
-    // Given Priya, a receptionist with an authenticator app set up
-    // When she signs in with her password
-    await signIn(page, accounts.priya, undefined, { giveSecondFactor: false });
+    // Given Dr Okafor, a clinician with an authenticator app set up
+    // (each person's codes work once, so specs share people sparingly)
+    // When he signs in with his password
+    await signIn(page, accounts.tom, undefined, { giveSecondFactor: false });
 
-    // Then she is asked for the code from her app, with a recovery code as the other way in
+    // Then he is asked for the code from his app, with a recovery code as the other way in
     await expect(page).toHaveURL(/\/mfa$/);
     await expect(
       page.getByRole('heading', { level: 1, name: 'Enter the 6-digit code from your authenticator app' }),
@@ -50,19 +51,19 @@ test.describe('Staff second factor', () => {
     await expect(page.getByText('Use a recovery code instead')).toBeVisible();
     await expectNoAxeViolations(page);
 
-    // When she types a wrong code
+    // When he types a wrong code
     await page.getByLabel('Code from your authenticator app').fill(wrongTotpCode(DEMO_TOTP_SECRET));
     await submitAndWait(page, page.getByRole('button', { name: 'Continue', exact: true }));
 
-    // Then she is told plainly, and stays where she is
+    // Then he is told plainly, and stays where he is
     await expect(page).toHaveURL(/\/mfa$/);
     await expectErrorSummary(page, { code: 'The code is not right. Enter the code your authenticator app shows now' });
     await expectNoAxeViolations(page);
 
-    // When she enters the code her app shows now
-    await giveSecondFactor(page, accounts.priya);
+    // When he enters the code his app shows now
+    await giveSecondFactor(page, accounts.tom);
 
-    // Then she reaches the staff home
+    // Then he reaches the staff home
     await expect(page).toHaveURL(/\/staff$/);
     await expect(page.getByRole('heading', { level: 1, name: 'Find a patient' })).toBeVisible();
   });
@@ -137,6 +138,7 @@ test.describe('Staff second factor', () => {
     await expect(page).toHaveURL(/\/staff\/team$/);
     await expect(page.getByRole('heading', { level: 1, name: 'Your team' })).toBeVisible();
     const priya = page.getByRole('row').filter({ hasText: 'Priya Shah' });
+    // (Seeded with an app; only the new starters are ever reset.)
     await expect(priya).toContainText('Receptionist');
     await expect(priya).toContainText('Set up');
     await expect(page.getByRole('row').filter({ hasText: 'Helen Marsh' })).toContainText('This is you');
@@ -162,10 +164,10 @@ test.describe('Staff second factor', () => {
   });
 
   test('a receptionist has no team page', async ({ page }) => {
-    // Given Priya, a receptionist
-    await signIn(page, accounts.priya);
+    // Given Sam, a receptionist
+    await signIn(page, accounts.sam);
 
-    // Then her header has no team link, and the page is refused
+    // Then his header has no team link, and the page is refused
     await expect(page.getByRole('navigation', { name: 'Menu' }).getByRole('link', { name: 'Your team' })).toHaveCount(0);
     await page.goto('/staff/team');
     await expect(page).toHaveURL(/\/forbidden$/);
