@@ -199,6 +199,55 @@ pub fn home_path(role: Role) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::{AccountId, Actor, Decision, IdentityLevel};
+
+    /// Someone signed in with everything in order: confirmed email, P9,
+    /// second factor given if they are staff. Tests take away one thing.
+    fn in_order(role: Role) -> Actor {
+        Actor {
+            account: AccountId(1),
+            role,
+            practice: None,
+            display_name: String::new(),
+            practice_name: None,
+            acting_for: None,
+            email_verified: true,
+            identity_level: IdentityLevel::P9,
+            second_factor_done: role.is_staff(),
+        }
+    }
+
+    fn page_decision(actor: &Actor, page: &str) -> Decision {
+        page_access(page)
+            .unwrap_or_else(|| panic!("{page} is not listed"))
+            .decide(Some(actor))
+    }
+
+    fn function_decision(actor: &Actor, function: &str) -> Decision {
+        api_access(function)
+            .unwrap_or_else(|| panic!("{function} is not listed"))
+            .decide(Some(actor))
+    }
+
+    /// Every page and function named opens for this actor.
+    fn all_open(actor: &Actor, pages: &[&str], functions: &[&str]) {
+        for page in pages {
+            assert_eq!(
+                page_decision(actor, page),
+                Decision::Allow,
+                "{:?} {page}",
+                actor.role
+            );
+        }
+        for function in functions {
+            assert_eq!(
+                function_decision(actor, function),
+                Decision::Allow,
+                "{:?} {function}",
+                actor.role
+            );
+        }
+    }
 
     #[test]
     fn patterns_match_whole_segments() {
@@ -215,41 +264,44 @@ mod tests {
     /// them, or they would go round in a loop.
     #[test]
     fn a_patient_with_an_unconfirmed_email_can_confirm_or_correct_it() {
-        let actor = domain::Actor {
-            account: domain::AccountId(1),
-            role: Role::Patient,
-            practice: None,
-            display_name: String::new(),
-            practice_name: None,
-            acting_for: None,
+        let actor = Actor {
             email_verified: false,
-            identity_level: domain::IdentityLevel::P9,
-            second_factor_done: false,
+            ..in_order(Role::Patient)
         };
-        for page in [
-            "/confirm-email",
-            "/account",
-            "/account/email",
-            "/verify-email",
-        ] {
-            let access = page_access(page).expect("page is listed");
-            assert_eq!(
-                access.decide(Some(&actor)),
-                domain::Decision::Allow,
-                "{page}"
+        all_open(
+            &actor,
+            &[
+                "/confirm-email",
+                "/account",
+                "/account/email",
+                "/verify-email",
+            ],
+            &[
+                "/api/account_settings",
+                "/api/resend_confirmation",
+                "/api/request_email_change",
+                "/api/confirm_email",
+            ],
+        );
+    }
+
+    /// The middleware sends a patient whose identity is below P9 to
+    /// /prove-identity: it, and both ways through it, must open for them.
+    #[test]
+    fn a_patient_below_p9_can_reach_the_step_up() {
+        for level in [IdentityLevel::P0, IdentityLevel::P5] {
+            let actor = Actor {
+                identity_level: level,
+                ..in_order(Role::Patient)
+            };
+            all_open(
+                &actor,
+                &["/prove-identity", "/link-record", "/account"],
+                &[],
             );
-        }
-        for function in [
-            "/api/account_settings",
-            "/api/resend_confirmation",
-            "/api/request_email_change",
-            "/api/confirm_email",
-        ] {
-            let access = api_access(function).expect("function is listed");
             assert_eq!(
-                access.decide(Some(&actor)),
-                domain::Decision::Allow,
-                "{function}"
+                page_decision(&actor, "/home"),
+                Decision::IdentityCheckRequired
             );
         }
     }
@@ -260,48 +312,25 @@ mod tests {
     /// nothing with patient data may.
     #[test]
     fn staff_without_a_second_factor_can_give_one_or_sign_out() {
-        for role in [
-            Role::Receptionist,
-            Role::Clinician,
-            Role::PracticeManager,
-            Role::SystemAdmin,
-        ] {
-            let actor = domain::Actor {
-                account: domain::AccountId(1),
-                role,
-                practice: Some(domain::PracticeId(1)),
-                display_name: String::new(),
-                practice_name: None,
-                acting_for: None,
-                email_verified: true,
-                identity_level: domain::IdentityLevel::P9,
+        for role in Role::ALL.into_iter().filter(|r| r.is_staff()) {
+            let actor = Actor {
                 second_factor_done: false,
+                ..in_order(role)
             };
-            for page in ["/mfa", "/mfa/setup", "/mfa/recovery-codes", "/account"] {
-                let access = page_access(page).expect("page is listed");
-                assert_eq!(
-                    access.decide(Some(&actor)),
-                    domain::Decision::Allow,
-                    "{role:?} {page}"
-                );
-            }
-            for function in [
-                "/api/second_factor_state",
-                "/api/start_second_factor_setup",
-                "/api/confirm_second_factor",
-                "/api/verify_second_factor",
-                "/api/new_recovery_codes",
-                "/api/sign_out",
-                "/api/current_user",
-                "/api/take_feedback",
-            ] {
-                let access = api_access(function).expect("function is listed");
-                assert_eq!(
-                    access.decide(Some(&actor)),
-                    domain::Decision::Allow,
-                    "{role:?} {function}"
-                );
-            }
+            all_open(
+                &actor,
+                &["/mfa", "/mfa/setup", "/mfa/recovery-codes", "/account"],
+                &[
+                    "/api/second_factor_state",
+                    "/api/start_second_factor_setup",
+                    "/api/confirm_second_factor",
+                    "/api/verify_second_factor",
+                    "/api/new_recovery_codes",
+                    "/api/sign_out",
+                    "/api/current_user",
+                    "/api/take_feedback",
+                ],
+            );
             for page in [
                 "/staff",
                 "/staff/patients/1",
@@ -309,10 +338,9 @@ mod tests {
                 "/staff/team/2/reset",
                 "/admin",
             ] {
-                let access = page_access(page).expect("page is listed");
                 assert_ne!(
-                    access.decide(Some(&actor)),
-                    domain::Decision::Allow,
+                    page_decision(&actor, page),
+                    Decision::Allow,
                     "{role:?} {page}"
                 );
             }
@@ -323,60 +351,30 @@ mod tests {
     /// it must open before anything else is in order, for every role.
     #[test]
     fn anyone_signed_in_can_see_and_end_their_devices() {
+        let functions = [
+            "/api/my_devices",
+            "/api/sign_out_device",
+            "/api/sign_out_everywhere",
+        ];
         for role in Role::ALL {
-            let actor = domain::Actor {
-                account: domain::AccountId(1),
-                role,
-                practice: None,
-                display_name: String::new(),
-                practice_name: None,
-                acting_for: None,
+            let actor = Actor {
                 email_verified: false,
-                identity_level: domain::IdentityLevel::P0,
+                identity_level: IdentityLevel::P0,
                 second_factor_done: false,
+                ..in_order(role)
             };
-            let page = page_access("/account/devices").expect("page is listed");
-            assert_eq!(
-                page.decide(Some(&actor)),
-                domain::Decision::Allow,
-                "{role:?}"
-            );
-            for function in [
-                "/api/my_devices",
-                "/api/sign_out_device",
-                "/api/sign_out_everywhere",
-            ] {
-                let access = api_access(function).expect("function is listed");
-                assert_eq!(
-                    access.decide(Some(&actor)),
-                    domain::Decision::Allow,
-                    "{role:?} {function}"
-                );
-                assert_eq!(access.decide(None), domain::Decision::SignInRequired);
-            }
+            all_open(&actor, &["/account/devices"], &functions);
+        }
+        for function in functions {
+            let access = api_access(function).expect("function is listed");
+            assert_eq!(access.decide(None), Decision::SignInRequired);
         }
     }
 
     #[test]
     fn every_role_lands_on_a_page_it_may_open() {
         for role in Role::ALL {
-            let actor = domain::Actor {
-                account: domain::AccountId(1),
-                role,
-                practice: None,
-                display_name: String::new(),
-                practice_name: None,
-                acting_for: None,
-                email_verified: true,
-                identity_level: domain::IdentityLevel::P9,
-                second_factor_done: role.is_staff(),
-            };
-            let access = page_access(home_path(role)).expect("home page is listed");
-            assert_eq!(
-                access.decide(Some(&actor)),
-                domain::Decision::Allow,
-                "{role:?}"
-            );
+            all_open(&in_order(role), &[home_path(role)], &[]);
         }
     }
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::oidc::{
-    Provider, at_provider, callback_for, sign_in_with_nhs_login, spawn_with_nhs_login,
+    Provider, callback_for, log_in_at_provider, sign_in_with_nhs_login, spawn_with_nhs_login,
     spawn_with_nhs_login_users, submit_provider_form,
 };
 use common::{TestApp, client, location};
@@ -186,20 +186,13 @@ async fn a_p5_patient_is_offered_a_step_up_and_then_sees_their_record() {
     assert!(authorize.contains("prompt=login"), "{authorize}");
     let vtr = urlencoding_decode(&query_value(&authorize, "vtr"));
     assert_eq!(vtr, r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#);
-    let login = at_provider(&app, &browser, &provider, authorize)
-        .await
-        .expect_err("the login page again");
-    assert!(login.contains("Sign in to NHS login"));
-    let prove = submit_provider_form(
+    // (prompt=login: the provider's login page again, then its ID check)
+    let prove = log_in_at_provider(
         &app,
         &browser,
         &provider,
-        &login,
-        "/login",
-        &[
-            ("email", "carol.p5@nhslogin.test"),
-            ("password", common::oidc::NHS_LOGIN_PASSWORD),
-        ],
+        authorize,
+        "carol.p5@nhslogin.test",
     )
     .await
     .expect_err("NHS login asks her to prove who she is");
@@ -342,19 +335,12 @@ async fn cancelling_at_nhs_login_changes_nothing() {
     let (app, provider) = spawn_with_nhs_login().await;
     let browser = client();
     let start = get(&app, &browser, "/auth/nhs-login?level=P9").await;
-    let login = at_provider(&app, &browser, &provider, location(&start))
-        .await
-        .expect_err("login page");
-    let prove = submit_provider_form(
+    let prove = log_in_at_provider(
         &app,
         &browser,
         &provider,
-        &login,
-        "/login",
-        &[
-            ("email", "carol.p5@nhslogin.test"),
-            ("password", common::oidc::NHS_LOGIN_PASSWORD),
-        ],
+        location(&start),
+        "carol.p5@nhslogin.test",
     )
     .await
     .expect_err("step-up page");

@@ -190,6 +190,30 @@ async fn count_address_failure(tx: &mut Tx, client: &ClientAddress) -> Result<()
     Ok(())
 }
 
+/// A refused use of a letter: it counts against the client address and is
+/// in the patient's access log, in the attempt's own transaction.
+async fn refuse(
+    mut tx: Tx,
+    client: &ClientAddress,
+    patient: PatientRef,
+    redeemer: &Redeemer,
+    request_id: &str,
+) -> Result<(), PortError> {
+    count_address_failure(&mut tx, client).await?;
+    super::access_log::insert(
+        &mut *tx,
+        use_entry(
+            patient,
+            redeemer.account(),
+            acting_for(redeemer),
+            Outcome::Refused,
+            request_id,
+        ),
+    )
+    .await?;
+    tx.commit().await.map_err(db_err)
+}
+
 impl SqlRegistrationLetters {
     /// Writes a refusal in a transaction of its own: after a failed link
     /// the first transaction is rolled back (on PostgreSQL it is unusable).
@@ -431,19 +455,7 @@ impl RegistrationLetters for SqlRegistrationLetters {
         if decision == AttemptDecision::Linked && !own_record {
             // Every detail was right, so this is not a guess at the key:
             // the letter is left working for its patient.
-            count_address_failure(&mut tx, client).await?;
-            super::access_log::insert(
-                &mut *tx,
-                use_entry(
-                    letter.patient,
-                    redeemer.account(),
-                    acting_for(&redeemer),
-                    Outcome::Refused,
-                    request_id,
-                ),
-            )
-            .await?;
-            tx.commit().await.map_err(db_err)?;
+            refuse(tx, client, letter.patient, &redeemer, request_id).await?;
             return Ok(Redemption::NotYourRecord);
         }
 
@@ -492,19 +504,7 @@ impl RegistrationLetters for SqlRegistrationLetters {
                 None => AttemptDecision::Locked,
             };
         }
-        count_address_failure(&mut tx, client).await?;
-        super::access_log::insert(
-            &mut *tx,
-            use_entry(
-                letter.patient,
-                redeemer.account(),
-                acting_for(&redeemer),
-                Outcome::Refused,
-                request_id,
-            ),
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
+        refuse(tx, client, letter.patient, &redeemer, request_id).await?;
         Ok(Redemption::Refused(decision))
     }
 }

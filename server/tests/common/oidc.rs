@@ -187,22 +187,21 @@ pub async fn submit_provider_form(
     follow_until_portal(client, provider, location(&res), &app.base).await
 }
 
-/// From the portal's start URL to the callback URL the provider sends the
-/// browser back to, signing in as `email` on the provider's login page.
-pub async fn callback_for(
+/// At NHS login's authorization URL: its login page must show; signs in
+/// there as `email`. Ok(the portal URL it sends the browser back to), or
+/// Err(the next page it shows, such as "Prove who you are").
+pub async fn log_in_at_provider(
     app: &TestApp,
     client: &reqwest::Client,
     provider: &Provider,
-    start_path: &str,
+    authorize_url: String,
     email: &str,
-) -> String {
-    let start = client.get(app.url(start_path)).send().await.expect("start");
-    let to_provider = location(&start);
+) -> Result<String, String> {
     assert!(
-        to_provider.starts_with(&provider.issuer),
-        "start should redirect to the provider, got {to_provider:?}"
+        authorize_url.starts_with(&provider.issuer),
+        "expected a redirect to the provider, got {authorize_url:?}"
     );
-    let login_page = at_provider(app, client, provider, to_provider)
+    let login_page = at_provider(app, client, provider, authorize_url)
         .await
         .expect_err("the provider shows its login page");
     assert!(login_page.contains("Sign in to NHS login"), "{login_page}");
@@ -215,7 +214,21 @@ pub async fn callback_for(
         &[("email", email), ("password", NHS_LOGIN_PASSWORD)],
     )
     .await
-    .expect("the provider sends the person back")
+}
+
+/// From the portal's start URL to the callback URL the provider sends the
+/// browser back to, signing in as `email` on the provider's login page.
+pub async fn callback_for(
+    app: &TestApp,
+    client: &reqwest::Client,
+    provider: &Provider,
+    start_path: &str,
+    email: &str,
+) -> String {
+    let start = client.get(app.url(start_path)).send().await.expect("start");
+    log_in_at_provider(app, client, provider, location(&start), email)
+        .await
+        .expect("the provider sends the person back")
 }
 
 /// Runs a whole sign-in and returns where the portal's callback sends the
