@@ -290,7 +290,11 @@ pub async fn reset_password(token: String, password: String) -> Result<FormFeedb
     if let Err(feedback) = domain::forms::check_new_password("reset-password", &password, "") {
         return send_back(&ctx, feedback, &back).await;
     }
-    match ports()?.accounts.reset_password(&token, &password).await? {
+    match ports()?
+        .accounts
+        .reset_password(&token, &password, &ctx.request_id)
+        .await?
+    {
         Ok(()) => {
             // Every session of the account has ended; this browser may be
             // signed in as someone else, so it is signed out too.
@@ -328,7 +332,7 @@ pub async fn change_password(
     }
     match ports()?
         .accounts
-        .change_password(actor.account, &current_password, &password)
+        .change_password(actor.account, &current_password, &password, &ctx.request_id)
         .await?
     {
         PasswordChange::Changed => {
@@ -404,7 +408,10 @@ pub async fn confirm_email_change(token: String) -> Result<FormFeedback, PortalE
     use domain::ports::EmailChangeProblem;
     let ctx = check::<ConfirmEmailChange>()?;
     let outcome = if looks_like_token(&token) {
-        ports()?.accounts.confirm_email_change(&token).await?
+        ports()?
+            .accounts
+            .confirm_email_change(&token, &ctx.request_id)
+            .await?
     } else {
         Err(EmailChangeProblem::Link(TokenProblem::Unknown))
     };

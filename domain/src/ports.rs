@@ -134,6 +134,7 @@ pub trait AccountService: Send + Sync {
         &self,
         token: &str,
         new_password: &str,
+        request_id: &str,
     ) -> Result<Result<(), TokenProblem>, PortError>;
     /// Ends every session of the account; the caller starts a new one for
     /// the person who made the change.
@@ -142,6 +143,7 @@ pub trait AccountService: Send + Sync {
         account: AccountId,
         current_password: &str,
         new_password: &str,
+        request_id: &str,
     ) -> Result<PasswordChange, PortError>;
     async fn request_email_change(
         &self,
@@ -152,6 +154,7 @@ pub trait AccountService: Send + Sync {
     async fn confirm_email_change(
         &self,
         token: &str,
+        request_id: &str,
     ) -> Result<Result<(), EmailChangeProblem>, PortError>;
     async fn settings(&self, account: AccountId) -> Result<Option<AccountSettings>, PortError>;
     async fn set_preferences(

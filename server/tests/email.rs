@@ -361,6 +361,12 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         )
         .await;
     assert_eq!(location(&res), "/password-reset-done");
+    assert_eq!(
+        app.count("select count(*) from security_events where event = 'password_reset'")
+            .await,
+        1,
+        "the reset is recorded"
+    );
     // The other device is signed out; the new password works and the old does not.
     let elsewhere = other_device
         .get(app.url("/home"))
@@ -488,6 +494,12 @@ async fn changing_the_email_address_needs_the_new_one_confirmed_and_tells_the_ol
         .post_form("/api/confirm_email_change", &[("token", &token_of(&link))])
         .await;
     assert_eq!(location(&res), "/email-changed");
+    assert_eq!(
+        app.count("select count(*) from security_events where event = 'email_changed'")
+            .await,
+        1,
+        "the change is recorded"
+    );
     let notice = sink.wait_for_to(SARAH, WAIT).await;
     assert_eq!(
         notice.subject,
@@ -522,6 +534,12 @@ async fn changing_the_password_signs_out_other_devices_and_sends_a_notice() {
         )
         .await;
     assert!(location(&res).starts_with("/account"), "{}", location(&res));
+    assert_eq!(
+        app.count("select count(*) from security_events where event = 'password_changed'")
+            .await,
+        1,
+        "the change is recorded"
+    );
     assert_eq!(
         app.get("/home").await.status(),
         200,

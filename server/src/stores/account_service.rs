@@ -290,13 +290,21 @@ async fn token_state<'e>(
     }))
 }
 
-async fn end_sessions(tx: &mut Tx, account: AccountId) -> Result<(), PortError> {
+/// Ends every session of the account after a change to how it signs in,
+/// and records the change (and that every device was signed out).
+async fn end_sessions(
+    tx: &mut Tx,
+    account: AccountId,
+    event: &str,
+    request_id: &str,
+) -> Result<(), PortError> {
     sqlx::query("delete from sessions where account_id = $1")
         .bind(account.0)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    Ok(())
+    super::nhs_login_links::security_event(&mut **tx, account, Some(account), event, request_id)
+        .await
 }
 
 async fn notice(
@@ -514,6 +522,7 @@ impl AccountService for SqlAccountService {
         &self,
         token: &str,
         new_password: &str,
+        request_id: &str,
     ) -> Result<Result<(), TokenProblem>, PortError> {
         // A cheap check first, so that junk links cost no hashing.
         if let Err(problem) = self.check_link(TokenPurpose::ResetPassword, token).await? {
@@ -536,7 +545,7 @@ impl AccountService for SqlAccountService {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        end_sessions(&mut tx, account).await?;
+        end_sessions(&mut tx, account, "password_reset", request_id).await?;
         notice(self, &mut tx, account, EmailKind::PasswordChanged, None).await?;
         self.commit(tx).await?;
         Ok(Ok(()))
@@ -547,6 +556,7 @@ impl AccountService for SqlAccountService {
         account: AccountId,
         current_password: &str,
         new_password: &str,
+        request_id: &str,
     ) -> Result<PasswordChange, PortError> {
         match self.check_password(account, current_password).await? {
             PasswordCheck::Matches(_) => {}
@@ -568,7 +578,7 @@ impl AccountService for SqlAccountService {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        end_sessions(&mut tx, account).await?;
+        end_sessions(&mut tx, account, "password_changed", request_id).await?;
         notice(self, &mut tx, account, EmailKind::PasswordChanged, None).await?;
         self.commit(tx).await?;
         Ok(PasswordChange::Changed)
@@ -626,6 +636,7 @@ impl AccountService for SqlAccountService {
     async fn confirm_email_change(
         &self,
         token: &str,
+        request_id: &str,
     ) -> Result<Result<(), EmailChangeProblem>, PortError> {
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
         let (account, new_email) = match self
@@ -660,6 +671,14 @@ impl AccountService for SqlAccountService {
             }
             Err(e) => return Err(db_err(e)),
         }
+        super::nhs_login_links::security_event(
+            &mut *tx,
+            account,
+            Some(account),
+            "email_changed",
+            request_id,
+        )
+        .await?;
         // The notice goes to the old address: if this was not its owner, they hear of it.
         notice(
             self,
