@@ -9,7 +9,7 @@
 // A benchmark's report is its standard output.
 #![allow(clippy::print_stdout)]
 
-#[path = "../tests/common/mail.rs"]
+#[path = "../tests/integration/common/mail.rs"]
 #[allow(dead_code)]
 mod mail;
 

@@ -3,7 +3,7 @@
 //! codes, the limit on wrong codes, and a practice manager's reset. Runs on
 //! SQLite and on PostgreSQL (PORTAL_TEST_DATABASE_URL).
 
-mod common;
+use crate::common;
 
 use common::*;
 use domain::second_factor::step_at;

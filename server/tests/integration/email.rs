@@ -3,7 +3,7 @@
 //! password reset, changes of password and email address, preferences.
 //! Runs on SQLite and on PostgreSQL like the rest of the suite.
 
-mod common;
+use crate::common;
 
 use common::mail::{MailSink, Received};
 use common::*;

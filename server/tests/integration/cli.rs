@@ -1,7 +1,7 @@
 //! The `portal` binary as an operator meets it: bad input gets a clear
 //! message and leaves nothing half written; logs carry no patient data.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

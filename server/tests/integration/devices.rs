@@ -2,7 +2,7 @@
 //! signs out another device or every device, and can touch no one else's
 //! sessions. Runs on SQLite and PostgreSQL (PORTAL_TEST_DATABASE_URL).
 
-mod common;
+use crate::common;
 
 use common::*;
 use server::stores::devices::handle_of;

@@ -5,7 +5,7 @@
 //! letters are refused with plain words, and every step is in the access
 //! log. Runs on SQLite and on PostgreSQL like the rest of the suite.
 
-mod common;
+use crate::common;
 
 use common::oidc::{sign_in_with_nhs_login, spawn_with_nhs_login};
 use common::*;

@@ -1,7 +1,7 @@
 //! The portal over real HTTP, on a fresh database per test. The same suite
 //! runs on SQLite (default) and on PostgreSQL (PORTAL_TEST_DATABASE_URL).
 
-mod common;
+use crate::common;
 
 use app::access_rules::{API_ACCESS, api_access};
 use common::*;

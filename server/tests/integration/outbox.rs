@@ -3,7 +3,7 @@
 //! down for a while, through a server process killed mid-way, and with
 //! two servers draining one outbox. Runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::mail::MailSink;
 use common::*;

@@ -3,7 +3,7 @@
 //! the whole authorization code flow with private_key_jwt, identity levels
 //! and step-up, linking by NHS number and date of birth, and every refusal.
 
-mod common;
+use crate::common;
 
 use common::oidc::{
     Provider, callback_for, log_in_at_provider, sign_in_with_nhs_login, spawn_with_nhs_login,
