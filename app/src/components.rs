@@ -527,8 +527,16 @@ pub fn SuccessBanner(#[prop(into)] message: String) -> impl IntoView {
 /// that a screen reader announces the problem first.
 #[component]
 pub fn FormTitle(text: &'static str, feedback: Signal<FormFeedback>) -> impl IntoView {
+    // The server renders the document title after the page body, by which
+    // time a form rendered inside a `Suspense` may have been disposed and
+    // rendered again; a disposed form keeps the answer it had when rendered
+    // rather than panicking the request.
+    let had_errors = feedback.get_untracked().has_errors();
     let title = move || {
-        if feedback.get().has_errors() {
+        if feedback
+            .try_get()
+            .map_or(had_errors, |feedback| feedback.has_errors())
+        {
             format!("Error: {text}")
         } else {
             text.to_owned()
