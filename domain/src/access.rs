@@ -57,14 +57,25 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Patient => &[ViewOwnRecord, ViewOwnAccessLog],
-            Role::Receptionist => &[FindPracticePatients, ViewPracticePatientDetails],
-            Role::Clinician => &[FindPracticePatients, ViewPracticePatientDetails],
+            Role::Patient => &[ViewOwnRecord, ViewOwnAccessLog, ManageOwnAppointments],
+            Role::Receptionist => &[
+                FindPracticePatients,
+                ViewPracticePatientDetails,
+                ManagePracticeAppointments,
+            ],
+            Role::Clinician => &[
+                FindPracticePatients,
+                ViewPracticePatientDetails,
+                ManagePracticeAppointments,
+                ManageOnlineRecordAccess,
+            ],
             Role::PracticeManager => &[
                 FindPracticePatients,
                 ViewPracticePatientDetails,
                 ViewPracticeAccessLog,
                 ManagePracticeStaff,
+                ManagePracticeAppointments,
+                ManageOnlineRecordAccess,
             ],
             // Runs the service; sees no patient's data.
             Role::SystemAdmin => &[ManageAllPractices],
@@ -85,6 +96,13 @@ pub enum Permission {
     ViewPracticeAccessLog,
     ManagePracticeStaff,
     ManageAllPractices,
+    /// Find, book and cancel one's own appointments.
+    ManageOwnAppointments,
+    /// Publish sessions and slots, book for patients, mark attendance.
+    ManagePracticeAppointments,
+    /// Set what of a patient's record is online, hide single entries: a
+    /// clinical judgement, so not for receptionists.
+    ManageOnlineRecordAccess,
 }
 
 impl Permission {
@@ -93,7 +111,9 @@ impl Permission {
     pub fn needs_confirmed_email(self) -> bool {
         matches!(
             self,
-            Permission::ViewOwnRecord | Permission::ViewOwnAccessLog
+            Permission::ViewOwnRecord
+                | Permission::ViewOwnAccessLog
+                | Permission::ManageOwnAppointments
         )
     }
 
@@ -103,7 +123,9 @@ impl Permission {
     pub fn needs_full_identity(self) -> bool {
         matches!(
             self,
-            Permission::ViewOwnRecord | Permission::ViewOwnAccessLog
+            Permission::ViewOwnRecord
+                | Permission::ViewOwnAccessLog
+                | Permission::ManageOwnAppointments
         )
     }
 }

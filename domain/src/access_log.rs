@@ -25,7 +25,8 @@ pub enum RecordAction {
 }
 
 impl RecordAction {
-    pub const ALL: [RecordAction; 8] = [
+    /// A slice, not an array, so adding an action touches only the list.
+    pub const ALL: &'static [RecordAction] = &[
         RecordAction::ViewPersonalDetails,
         RecordAction::ViewAccessLog,
         RecordAction::FindPatient,
@@ -50,7 +51,7 @@ impl RecordAction {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
+        Self::ALL.iter().copied().find(|a| a.as_str() == s)
     }
 
     /// How the patient sees it in "Who has accessed your record".
