@@ -155,6 +155,8 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
         "/admin/emails",
         Access::Requires(Permission::ManageAllPractices),
     ),
+    // Medical words explained: the same for everyone, no patient data.
+    ("/glossary", Access::Public),
 ];
 
 pub fn api_access(path: &str) -> Option<Access> {

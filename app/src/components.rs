@@ -111,6 +111,9 @@ pub fn Footer() -> impl IntoView {
                         <li class="nhsuk-footer__list-item">
                             <a class="nhsuk-footer__list-item-link" href="/cookies">"Cookies"</a>
                         </li>
+                        <li class="nhsuk-footer__list-item">
+                            <a class="nhsuk-footer__list-item-link" href="/glossary">"Medical words explained"</a>
+                        </li>
                     </ul>
                     <p class="nhsuk-body-s">"An open-source patient portal for GP practices"</p>
                 </div>

@@ -8,6 +8,7 @@ pub mod api;
 pub mod components;
 pub mod devices_api;
 pub mod error;
+pub mod glossary_text;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod pages;
@@ -132,6 +133,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/staff/team") view=pages::second_factor::TeamPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/team/:id/reset") view=pages::second_factor::ResetSecondFactorPage ssr=ssr.clone()/>
                         <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr/>
+                        <Route path=path!("/glossary") view=pages::glossary::GlossaryPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>

@@ -4,6 +4,7 @@ pub mod admin_emails;
 pub mod dev_mail;
 pub mod devices;
 pub mod email_links;
+pub mod glossary;
 pub mod info;
 pub mod nhs_login;
 pub mod password_reset;
