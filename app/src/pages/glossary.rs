@@ -36,10 +36,13 @@ impl Search {
 pub fn GlossaryPage() -> impl IntoView {
     let query = use_query_map();
     let search = Memo::new(move |_| Search::from_query(query.with(|q| q.get("q"))));
+    // Never what was typed: leptos_meta 0.8 writes the title into the
+    // page without escaping it, so a search for "</title><script>" would
+    // become markup.
     let title = move || match search.get() {
-        Search::Empty => "Error: Medical words explained".to_owned(),
-        Search::For(q) => format!("{q}: search results - Medical words explained"),
-        Search::None => "Medical words explained".to_owned(),
+        Search::Empty => "Error: Medical words explained",
+        Search::For(_) => "Search results - Medical words explained",
+        Search::None => "Medical words explained",
     };
     let typed = move || match search.get() {
         Search::For(q) => q,
@@ -189,14 +192,14 @@ fn AToZ() -> impl IntoView {
 #[component]
 fn GlossaryEntry(entry: &'static Entry) -> impl IntoView {
     let also = (!entry.aliases.is_empty()).then(|| {
-        view! { <p class="nhsuk-body-s portal-glossary__also">"Also written as: "{entry.aliases.join(", ")}</p> }
+        view! { <p class="nhsuk-body-s portal-glossary__also">{format!("Also written as: {}", entry.aliases.join(", "))}</p> }
     });
     view! {
         <dt id=entry.slug><dfn>{entry.term}</dfn></dt>
         <dd>
             <p>{entry.explanation}</p>
             {also}
-            <p class="nhsuk-body-s portal-glossary__source">"Where to check this: "{entry.checked_against}</p>
+            <p class="nhsuk-body-s portal-glossary__source">{format!("Where to check this: {}", entry.checked_against)}</p>
         </dd>
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod devices;
 mod email;
+mod glossary;
 mod linkage;
 mod nhs_login;
 mod outbox;
