@@ -8,6 +8,7 @@ pub mod account_tokens;
 pub mod devices;
 pub mod email;
 pub mod forms;
+pub mod gp_record;
 pub mod identity;
 pub mod ids;
 pub mod linkage;
