@@ -236,6 +236,25 @@ pub async fn import_file(
             return Ok(());
         }
     };
+    report.files -= 1;
+    import_bytes(db, practice, &file, bytes, target, report).await
+}
+
+/// Imports one bundle already in memory (at most [`MAX_FILE_BYTES`]).
+pub async fn import_bytes(
+    db: &Db,
+    practice: PracticeId,
+    file: &str,
+    bytes: Vec<u8>,
+    target: Target,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    report.files += 1;
+    let problem = |message: String| ImportProblem {
+        file: file.to_owned(),
+        position: None,
+        message,
+    };
     let bundle: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -249,7 +268,7 @@ pub async fn import_file(
         }
     };
     drop(bytes);
-    let parsed = match parse_bundle(&file, &bundle, chrono::Utc::now().date_naive()) {
+    let parsed = match parse_bundle(file, &bundle, chrono::Utc::now().date_naive()) {
         Ok(p) => p,
         Err(message) => {
             report.problems.push(problem(message));

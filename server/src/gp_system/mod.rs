@@ -2,6 +2,7 @@
 //! record (the `domain::gp_record::GpRecord` port), and the FHIR import
 //! that fills the portal's own copy.
 
+pub mod demo;
 pub mod fhir_import;
 pub mod import_command;
 pub mod local;
