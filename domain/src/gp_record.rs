@@ -660,7 +660,7 @@ pub fn check_online_access_form(
         &form.from_year,
     ) {
         Ok(show_from) => Ok(RecordSettings { level, show_from }),
-        Err(problem) => Err(feedback.error("from", &problem.message)),
+        Err(problem) => Err(feedback.error("from_day", &problem.message)),
     }
 }
 
