@@ -90,6 +90,38 @@ pub const API_ACCESS: &[(&str, Access)] = &[
     ),
     ("/api/link_record_visitor", Access::Public),
     ("/api/link_record", Access::Public),
+    // The GP record: a patient's own (checked against the patient, and
+    // against what their practice has put online; refusals logged).
+    (
+        "/api/record_summary",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
+    (
+        "/api/record_section",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
+    (
+        "/api/record_document",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
+    // What of a record is online: clinicians and practice managers of the
+    // patient's own practice.
+    (
+        "/api/staff_online_record",
+        Access::Requires(Permission::ManageOnlineRecordAccess),
+    ),
+    (
+        "/api/set_online_access",
+        Access::Requires(Permission::ManageOnlineRecordAccess),
+    ),
+    (
+        "/api/hide_record_entry",
+        Access::Requires(Permission::ManageOnlineRecordAccess),
+    ),
+    (
+        "/api/unhide_record_entry",
+        Access::Requires(Permission::ManageOnlineRecordAccess),
+    ),
 ];
 
 /// Pages, by route pattern (`:name` matches one segment).
@@ -157,6 +189,15 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     ),
     // Medical words explained: the same for everyone, no patient data.
     ("/glossary", Access::Public),
+    ("/record", Access::Requires(Permission::ViewOwnRecord)),
+    (
+        "/record/:section",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
+    (
+        "/record/documents/:id",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
 ];
 
 pub fn api_access(path: &str) -> Option<Access> {

@@ -12,6 +12,7 @@ pub mod glossary_text;
 #[cfg(feature = "ssr")]
 pub mod guard;
 pub mod pages;
+pub mod record_api;
 pub mod registration_letters;
 pub mod second_factor_api;
 
@@ -132,8 +133,11 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/mfa/recovery-codes") view=pages::second_factor::RecoveryCodesPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/team") view=pages::second_factor::TeamPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/team/:id/reset") view=pages::second_factor::ResetSecondFactorPage ssr=ssr.clone()/>
-                        <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr/>
                         <Route path=path!("/glossary") view=pages::glossary::GlossaryPage ssr=SsrMode::Async/>
+                        <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr.clone()/>
+                        <Route path=path!("/record") view=pages::record::RecordSummaryPage ssr=ssr.clone()/>
+                        <Route path=path!("/record/:section") view=pages::record::RecordSectionPage ssr=ssr.clone()/>
+                        <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

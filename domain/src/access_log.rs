@@ -22,6 +22,23 @@ pub enum RecordAction {
     RevokeRegistrationLetter,
     /// Someone entered this record's registration letter details.
     UseRegistrationLetter,
+    /// The record's summary: allergies, current medicines, active problems.
+    ViewRecordSummary,
+    ViewRecordAllergies,
+    ViewRecordMedicines,
+    ViewRecordProblems,
+    ViewRecordImmunisations,
+    ViewRecordTestResults,
+    ViewRecordConsultations,
+    ViewRecordDocuments,
+    ViewRecordDocument,
+    ExportRecord,
+    /// Staff changed the online access level or the start date.
+    ChangeOnlineRecordAccess,
+    HideRecordEntry,
+    UnhideRecordEntry,
+    /// Staff opened the record to decide what is online.
+    ReviewOnlineRecord,
 }
 
 impl RecordAction {
@@ -35,6 +52,20 @@ impl RecordAction {
         RecordAction::IssueRegistrationLetter,
         RecordAction::RevokeRegistrationLetter,
         RecordAction::UseRegistrationLetter,
+        RecordAction::ViewRecordSummary,
+        RecordAction::ViewRecordAllergies,
+        RecordAction::ViewRecordMedicines,
+        RecordAction::ViewRecordProblems,
+        RecordAction::ViewRecordImmunisations,
+        RecordAction::ViewRecordTestResults,
+        RecordAction::ViewRecordConsultations,
+        RecordAction::ViewRecordDocuments,
+        RecordAction::ViewRecordDocument,
+        RecordAction::ExportRecord,
+        RecordAction::ChangeOnlineRecordAccess,
+        RecordAction::HideRecordEntry,
+        RecordAction::UnhideRecordEntry,
+        RecordAction::ReviewOnlineRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +78,20 @@ impl RecordAction {
             RecordAction::IssueRegistrationLetter => "issue_registration_letter",
             RecordAction::RevokeRegistrationLetter => "revoke_registration_letter",
             RecordAction::UseRegistrationLetter => "use_registration_letter",
+            RecordAction::ViewRecordSummary => "view_record_summary",
+            RecordAction::ViewRecordAllergies => "view_record_allergies",
+            RecordAction::ViewRecordMedicines => "view_record_medicines",
+            RecordAction::ViewRecordProblems => "view_record_problems",
+            RecordAction::ViewRecordImmunisations => "view_record_immunisations",
+            RecordAction::ViewRecordTestResults => "view_record_test_results",
+            RecordAction::ViewRecordConsultations => "view_record_consultations",
+            RecordAction::ViewRecordDocuments => "view_record_documents",
+            RecordAction::ViewRecordDocument => "view_record_document",
+            RecordAction::ExportRecord => "export_record",
+            RecordAction::ChangeOnlineRecordAccess => "change_online_record_access",
+            RecordAction::HideRecordEntry => "hide_record_entry",
+            RecordAction::UnhideRecordEntry => "unhide_record_entry",
+            RecordAction::ReviewOnlineRecord => "review_online_record",
         }
     }
 
@@ -69,6 +114,24 @@ impl RecordAction {
             RecordAction::UseRegistrationLetter => {
                 "Entered the details from your registration letter"
             }
+            RecordAction::ViewRecordSummary => "Viewed the summary of your GP record",
+            RecordAction::ViewRecordAllergies => "Viewed your allergies and adverse reactions",
+            RecordAction::ViewRecordMedicines => "Viewed your medicines",
+            RecordAction::ViewRecordProblems => "Viewed your health problems",
+            RecordAction::ViewRecordImmunisations => "Viewed your vaccinations",
+            RecordAction::ViewRecordTestResults => "Viewed your test results",
+            RecordAction::ViewRecordConsultations => "Viewed your consultations",
+            RecordAction::ViewRecordDocuments => "Viewed the list of your documents",
+            RecordAction::ViewRecordDocument => "Opened a document in your record",
+            RecordAction::ExportRecord => "Downloaded a copy of your GP record",
+            RecordAction::ChangeOnlineRecordAccess => {
+                "Changed what of your GP record you can see online"
+            }
+            RecordAction::HideRecordEntry => "Hid an entry of your GP record from online view",
+            RecordAction::UnhideRecordEntry => {
+                "Made an entry of your GP record visible online again"
+            }
+            RecordAction::ReviewOnlineRecord => "Reviewed what of your GP record is shown online",
         }
     }
 }

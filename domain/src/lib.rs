@@ -9,6 +9,7 @@ pub mod devices;
 pub mod email;
 pub mod forms;
 pub mod glossary;
+pub mod gp_record;
 pub mod identity;
 pub mod ids;
 pub mod linkage;

@@ -237,4 +237,6 @@ pub struct Ports {
     pub devices: Arc<dyn crate::devices::Devices>,
     pub second_factor: Arc<dyn crate::second_factor::SecondFactor>,
     pub registration_letters: Arc<dyn crate::linkage::RegistrationLetters>,
+    /// The GP record and the practice's settings for what of it is online.
+    pub gp_record: Arc<dyn crate::gp_record::GpRecord>,
 }

@@ -56,6 +56,9 @@ pub enum Command {
     /// Register a patient at a practice, optionally with an online account
     /// (password as for create-staff).
     CreatePatient(CreatePatientArgs),
+    /// Load FHIR R4 Bundles (a file, or every .json file of a folder) into
+    /// a practice's GP record. Running it again changes nothing.
+    ImportFhir(ImportFhirArgs),
 }
 
 fn parse_email(s: &str) -> Result<Email, String> {
@@ -121,6 +124,17 @@ pub struct CreatePatientArgs {
     /// Give them an online account with this email address.
     #[arg(long, value_parser = parse_email)]
     pub email: Option<Email>,
+}
+
+#[derive(Args)]
+pub struct ImportFhirArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// A bundle file, or a folder of them.
+    pub path: PathBuf,
+    /// ODS code of the practice whose record this is.
+    #[arg(long, value_parser = parse_ods)]
+    pub practice: OdsCode,
 }
 
 fn read_new_password() -> anyhow::Result<SecretString> {
@@ -222,6 +236,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             eprintln!("Registered patient {id}.");
             Ok(())
+        }
+        Command::ImportFhir(args) => {
+            let db = migrated(&args.database).await?;
+            crate::gp_system::import_command::run(&db, args.practice.as_str(), &args.path).await
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod gp_system;
 pub mod nhs_login;
 pub mod outbox;
 pub mod passwords;

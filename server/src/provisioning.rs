@@ -464,6 +464,20 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         .await?;
     }
     tx.commit().await.map_err(ProvisionError::Database)?;
+    // The demo patient's GP record (and the Synthea patients', when the
+    // fixtures are there), imported as `portal import-fhir` would.
+    let sarah: i64 = sqlx::query("select patient_id from accounts where email = $1")
+        .bind(DEMO_PATIENT_EMAIL)
+        .fetch_one(&db.pool)
+        .await
+        .and_then(|r| r.try_get("patient_id"))
+        .map_err(ProvisionError::Database)?;
+    let records = crate::gp_system::demo::seed_records(db, PatientId(sarah))
+        .await
+        .map_err(|e| ProvisionError::Database(sqlx::Error::Protocol(e.to_string())))?;
+    for problem in &records.problems {
+        tracing::warn!(%problem, "a demo record resource was not imported");
+    }
     Ok(SeedOutcome::Created {
         practices: 2,
         patients: people.len(),

@@ -9,6 +9,8 @@ pub mod info;
 pub mod nhs_login;
 pub mod password_reset;
 pub mod patient;
+pub mod record;
+pub mod record_access;
 pub mod registration_letter;
 pub mod second_factor;
 pub mod sign_in;

@@ -63,6 +63,7 @@ pub fn StaffPatientPage() -> impl IntoView {
     };
     let query = use_query_map();
     let cancelled = move || query.with(|q| q.get("letter").as_deref() == Some("cancelled"));
+    let online_record = crate::pages::record_access::OnlineRecordResources::new(patient);
     let view_data = Resource::new(patient, |patient| async move {
         match patient {
             Some(p) => staff_patient(p).await,
@@ -88,6 +89,7 @@ pub fn StaffPatientPage() -> impl IntoView {
                         </dl>
                         <p class="nhsuk-body-s">"Your viewing of this record has been recorded in the patient's access log."</p>
                         <LetterSection patient=id letter=found.letter/>
+                        <crate::pages::record_access::OnlineRecordSection patient=id resources=online_record/>
                     }.into_any()
                     }
                     Err(error) => view! { <h1>"Patient details"</h1><ProblemPanel error/> }.into_any(),

@@ -42,6 +42,7 @@ pub fn ports(
             lifetime_days: config.linkage_key_days,
             public_url: config.public_url.clone(),
         }),
+        gp_record: Arc::new(crate::gp_system::local::LocalGpRecord { db: db.clone() }),
     }
 }
 

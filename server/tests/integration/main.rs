@@ -13,4 +13,5 @@ mod linkage;
 mod nhs_login;
 mod outbox;
 mod portal;
+mod record;
 mod second_factor;
