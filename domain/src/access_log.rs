@@ -22,6 +22,20 @@ pub enum RecordAction {
     RevokeRegistrationLetter,
     /// Someone entered this record's registration letter details.
     UseRegistrationLetter,
+    /// The list of the patient's appointments, or one of them, was viewed.
+    ViewAppointments,
+    /// The patient booked an appointment online.
+    BookAppointment,
+    /// An appointment was cancelled (by the patient, or by the practice).
+    CancelAppointment,
+    /// Staff opened a clinician's day list, which showed this patient's booking.
+    ViewDayList,
+    /// Staff booked an appointment for the patient.
+    BookAppointmentOnBehalf,
+    /// Staff recorded that the patient came to their appointment.
+    MarkAttended,
+    /// Staff recorded that the patient did not come to their appointment.
+    MarkDidNotAttend,
 }
 
 impl RecordAction {
@@ -35,6 +49,13 @@ impl RecordAction {
         RecordAction::IssueRegistrationLetter,
         RecordAction::RevokeRegistrationLetter,
         RecordAction::UseRegistrationLetter,
+        RecordAction::ViewAppointments,
+        RecordAction::BookAppointment,
+        RecordAction::CancelAppointment,
+        RecordAction::ViewDayList,
+        RecordAction::BookAppointmentOnBehalf,
+        RecordAction::MarkAttended,
+        RecordAction::MarkDidNotAttend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +68,13 @@ impl RecordAction {
             RecordAction::IssueRegistrationLetter => "issue_registration_letter",
             RecordAction::RevokeRegistrationLetter => "revoke_registration_letter",
             RecordAction::UseRegistrationLetter => "use_registration_letter",
+            RecordAction::ViewAppointments => "view_appointments",
+            RecordAction::BookAppointment => "book_appointment",
+            RecordAction::CancelAppointment => "cancel_appointment",
+            RecordAction::ViewDayList => "view_day_list",
+            RecordAction::BookAppointmentOnBehalf => "book_appointment_on_behalf",
+            RecordAction::MarkAttended => "mark_attended",
+            RecordAction::MarkDidNotAttend => "mark_did_not_attend",
         }
     }
 
@@ -69,6 +97,13 @@ impl RecordAction {
             RecordAction::UseRegistrationLetter => {
                 "Entered the details from your registration letter"
             }
+            RecordAction::ViewAppointments => "Viewed your appointments",
+            RecordAction::BookAppointment => "Booked an appointment",
+            RecordAction::CancelAppointment => "Cancelled an appointment",
+            RecordAction::ViewDayList => "Viewed a clinician's list showing your appointment",
+            RecordAction::BookAppointmentOnBehalf => "Booked an appointment for you",
+            RecordAction::MarkAttended => "Recorded that you came to your appointment",
+            RecordAction::MarkDidNotAttend => "Recorded that you did not come to your appointment",
         }
     }
 }

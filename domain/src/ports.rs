@@ -237,4 +237,5 @@ pub struct Ports {
     pub devices: Arc<dyn crate::devices::Devices>,
     pub second_factor: Arc<dyn crate::second_factor::SecondFactor>,
     pub registration_letters: Arc<dyn crate::linkage::RegistrationLetters>,
+    pub appointments: Arc<dyn crate::appointments::Appointments>,
 }
