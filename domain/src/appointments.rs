@@ -1161,10 +1161,10 @@ pub trait Appointments: Send + Sync {
         appointment: AppointmentId,
         now: DateTime<Utc>,
     ) -> Result<Option<PatientAppointment>, PortError>;
-    /// Which patient an appointment of this practice is for.
+    /// Whose appointment this is, so the caller can authorize (and log a
+    /// refusal on the right record) before reading or changing it.
     async fn appointment_patient(
         &self,
-        practice: PracticeId,
         appointment: AppointmentId,
     ) -> Result<Option<PatientRef>, PortError>;
     async fn release_rules(&self, practice: PracticeId) -> Result<ReleaseRules, PortError>;

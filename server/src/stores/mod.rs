@@ -42,6 +42,11 @@ pub fn ports(
             lifetime_days: config.linkage_key_days,
             public_url: config.public_url.clone(),
         }),
+        appointments: Arc::new(crate::appointments::SqlAppointments {
+            db: db.clone(),
+            outbox: outbox.clone(),
+            reminder_hours: i64::from(config.appointment_reminder_hours),
+        }),
     }
 }
 
