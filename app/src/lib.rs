@@ -5,6 +5,7 @@
 
 pub mod access_rules;
 pub mod api;
+pub mod appointments_api;
 pub mod components;
 pub mod devices_api;
 pub mod error;
@@ -131,7 +132,17 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/mfa/recovery-codes") view=pages::second_factor::RecoveryCodesPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/team") view=pages::second_factor::TeamPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/team/:id/reset") view=pages::second_factor::ResetSecondFactorPage ssr=ssr.clone()/>
-                        <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr/>
+                        <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments") view=pages::appointments::MyAppointmentsPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/find") view=pages::appointments::FindAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/book/:slot") view=pages::appointments::BookAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/book/:slot/check") view=pages::appointments::CheckBookingPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/:id") view=pages::appointments::AppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/:id/cancel") view=pages::appointments::CancelAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments") view=pages::staff_appointments::DayViewPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/new") view=pages::staff_appointments::NewSessionPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/rules") view=pages::staff_appointments::ReleaseRulesPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/book/:slot") view=pages::staff_appointments::StaffBookPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

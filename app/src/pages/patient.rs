@@ -49,6 +49,7 @@ pub fn HomePage() -> impl IntoView {
                         <h2>"Your record"</h2>
                         <ul class="nhsuk-list">
                             <li><a href="/access-log">"See who has accessed your record"</a></li>
+                            <li><a href="/appointments">"Book and manage appointments"</a></li>
                         </ul>
                     }.into_any(),
                     Err(error) => view! { <h1>"Your GP practice online"</h1><ProblemPanel error/> }.into_any(),

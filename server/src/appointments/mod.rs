@@ -9,6 +9,7 @@
 //! never left unrecorded.
 
 pub mod ics;
+pub mod routes;
 
 use crate::db::{Db, Dialect};
 use crate::outbox::Outbox;
