@@ -122,6 +122,75 @@ pub const API_ACCESS: &[(&str, Access)] = &[
         "/api/unhide_record_entry",
         Access::Requires(Permission::ManageOnlineRecordAccess),
     ),
+    // Appointments: a patient's own (each checked against the record, refusals logged), staff for their practice.
+    (
+        "/api/my_appointments",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/appointment_details",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/find_slots",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/booking_page",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/check_booking",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/booking_answers",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/book_appointment",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/cancel_appointment",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/api/appointment_day",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/create_session",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/set_slot_blocked",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/cancel_session",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/mark_attendance",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/staff_booking_page",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/book_for_patient",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/release_rules",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/api/set_release_rules",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
 ];
 
 /// Pages, by route pattern (`:name` matches one segment).
@@ -197,6 +266,50 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     (
         "/record/documents/:id",
         Access::Requires(Permission::ViewOwnRecord),
+    ),
+    (
+        "/appointments",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/find",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/book/:slot",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/book/:slot/check",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/:id",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/:id/cancel",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/appointments/:id/calendar.ics",
+        Access::Requires(Permission::ManageOwnAppointments),
+    ),
+    (
+        "/staff/appointments",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/staff/appointments/new",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/staff/appointments/rules",
+        Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/staff/appointments/book/:slot",
+        Access::Requires(Permission::ManagePracticeAppointments),
     ),
 ];
 

@@ -5,6 +5,7 @@
 
 pub mod access_rules;
 pub mod api;
+pub mod appointments_api;
 pub mod components;
 pub mod devices_api;
 pub mod error;
@@ -137,7 +138,17 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr.clone()/>
                         <Route path=path!("/record") view=pages::record::RecordSummaryPage ssr=ssr.clone()/>
                         <Route path=path!("/record/:section") view=pages::record::RecordSectionPage ssr=ssr.clone()/>
-                        <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr/>
+                        <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr.clone()/>
+                                                <Route path=path!("/appointments") view=pages::appointments::MyAppointmentsPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/find") view=pages::appointments::FindAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/book/:slot") view=pages::appointments::BookAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/book/:slot/check") view=pages::appointments::CheckBookingPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/:id") view=pages::appointments::AppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments/:id/cancel") view=pages::appointments::CancelAppointmentPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments") view=pages::staff_appointments::DayViewPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/new") view=pages::staff_appointments::NewSessionPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/rules") view=pages::staff_appointments::ReleaseRulesPage ssr=ssr.clone()/>
+                        <Route path=path!("/staff/appointments/book/:slot") view=pages::staff_appointments::StaffBookPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

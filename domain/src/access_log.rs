@@ -39,6 +39,20 @@ pub enum RecordAction {
     UnhideRecordEntry,
     /// Staff opened the record to decide what is online.
     ReviewOnlineRecord,
+    /// The list of the patient's appointments, or one of them, was viewed.
+    ViewAppointments,
+    /// The patient booked an appointment online.
+    BookAppointment,
+    /// An appointment was cancelled (by the patient, or by the practice).
+    CancelAppointment,
+    /// Staff opened a clinician's day list, which showed this patient's booking.
+    ViewDayList,
+    /// Staff booked an appointment for the patient.
+    BookAppointmentOnBehalf,
+    /// Staff recorded that the patient came to their appointment.
+    MarkAttended,
+    /// Staff recorded that the patient did not come to their appointment.
+    MarkDidNotAttend,
 }
 
 impl RecordAction {
@@ -66,6 +80,13 @@ impl RecordAction {
         RecordAction::HideRecordEntry,
         RecordAction::UnhideRecordEntry,
         RecordAction::ReviewOnlineRecord,
+        RecordAction::ViewAppointments,
+        RecordAction::BookAppointment,
+        RecordAction::CancelAppointment,
+        RecordAction::ViewDayList,
+        RecordAction::BookAppointmentOnBehalf,
+        RecordAction::MarkAttended,
+        RecordAction::MarkDidNotAttend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +113,13 @@ impl RecordAction {
             RecordAction::HideRecordEntry => "hide_record_entry",
             RecordAction::UnhideRecordEntry => "unhide_record_entry",
             RecordAction::ReviewOnlineRecord => "review_online_record",
+            RecordAction::ViewAppointments => "view_appointments",
+            RecordAction::BookAppointment => "book_appointment",
+            RecordAction::CancelAppointment => "cancel_appointment",
+            RecordAction::ViewDayList => "view_day_list",
+            RecordAction::BookAppointmentOnBehalf => "book_appointment_on_behalf",
+            RecordAction::MarkAttended => "mark_attended",
+            RecordAction::MarkDidNotAttend => "mark_did_not_attend",
         }
     }
 
@@ -132,6 +160,13 @@ impl RecordAction {
                 "Made an entry of your GP record visible online again"
             }
             RecordAction::ReviewOnlineRecord => "Reviewed what of your GP record is shown online",
+            RecordAction::ViewAppointments => "Viewed your appointments",
+            RecordAction::BookAppointment => "Booked an appointment",
+            RecordAction::CancelAppointment => "Cancelled an appointment",
+            RecordAction::ViewDayList => "Viewed a clinician's list showing your appointment",
+            RecordAction::BookAppointmentOnBehalf => "Booked an appointment for you",
+            RecordAction::MarkAttended => "Recorded that you came to your appointment",
+            RecordAction::MarkDidNotAttend => "Recorded that you did not come to your appointment",
         }
     }
 }

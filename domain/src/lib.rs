@@ -5,6 +5,7 @@
 pub mod access;
 pub mod access_log;
 pub mod account_tokens;
+pub mod appointments;
 pub mod devices;
 pub mod email;
 pub mod forms;

@@ -28,6 +28,12 @@ pub enum EmailKind {
     NewMessage,
     /// "You have an appointment tomorrow. Sign in to see the details."
     AppointmentReminder,
+    /// "Your appointment is booked", with a calendar file. No reason, no
+    /// clinician: the details are behind sign-in.
+    AppointmentBooked,
+    /// "Your appointment has been cancelled" (by the patient, or by the
+    /// practice with the practice's reason).
+    AppointmentCancelled,
 }
 
 /// Emails a person may choose not to get.
@@ -60,7 +66,7 @@ impl OptionalEmail {
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 9] = [
+    pub const ALL: [EmailKind; 11] = [
         EmailKind::VerifyEmail,
         EmailKind::AlreadyRegistered,
         EmailKind::SignUpNotMatched,
@@ -70,6 +76,8 @@ impl EmailKind {
         EmailKind::EmailChanged,
         EmailKind::NewMessage,
         EmailKind::AppointmentReminder,
+        EmailKind::AppointmentBooked,
+        EmailKind::AppointmentCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +91,8 @@ impl EmailKind {
             EmailKind::EmailChanged => "email_changed",
             EmailKind::NewMessage => "new_message",
             EmailKind::AppointmentReminder => "appointment_reminder",
+            EmailKind::AppointmentBooked => "appointment_booked",
+            EmailKind::AppointmentCancelled => "appointment_cancelled",
         }
     }
 
@@ -102,6 +112,8 @@ impl EmailKind {
             EmailKind::EmailChanged => "Email address changed",
             EmailKind::NewMessage => "New message",
             EmailKind::AppointmentReminder => "Appointment reminder",
+            EmailKind::AppointmentBooked => "Appointment booked",
+            EmailKind::AppointmentCancelled => "Appointment cancelled",
         }
     }
 

@@ -239,4 +239,5 @@ pub struct Ports {
     pub registration_letters: Arc<dyn crate::linkage::RegistrationLetters>,
     /// The GP record and the practice's settings for what of it is online.
     pub gp_record: Arc<dyn crate::gp_record::GpRecord>,
+    pub appointments: Arc<dyn crate::appointments::Appointments>,
 }

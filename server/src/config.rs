@@ -110,6 +110,15 @@ pub struct ServeConfig {
     )]
     pub linkage_key_days: u32,
 
+    /// How long before an appointment its reminder email goes, in hours.
+    #[arg(
+        long,
+        env = "PORTAL_APPOINTMENT_REMINDER_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(u32).range(1..=168)
+    )]
+    pub appointment_reminder_hours: u32,
+
     #[command(flatten)]
     pub email: EmailConfig,
 
@@ -305,6 +314,10 @@ impl fmt::Debug for ServeConfig {
             .field("session_lifetime_hours", &self.session_lifetime_hours)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("linkage_key_days", &self.linkage_key_days)
+            .field(
+                "appointment_reminder_hours",
+                &self.appointment_reminder_hours,
+            )
             .field("email", &self.email)
             .finish()
     }

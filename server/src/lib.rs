@@ -3,6 +3,7 @@
 //! implement the domain's ports, the axum router and its middleware, and the
 //! command-line tasks. `main.rs` only parses the command line.
 
+pub mod appointments;
 pub mod cli;
 pub mod config;
 pub mod db;

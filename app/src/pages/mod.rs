@@ -1,6 +1,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_emails;
+pub mod appointments;
 pub mod dev_mail;
 pub mod devices;
 pub mod email_links;
@@ -16,3 +17,4 @@ pub mod second_factor;
 pub mod sign_in;
 pub mod sign_up;
 pub mod staff;
+pub mod staff_appointments;

@@ -50,6 +50,7 @@ pub fn HomePage() -> impl IntoView {
                         <ul class="nhsuk-list">
                             <li><a href="/access-log">"See who has accessed your record"</a></li>
                             <li><a href="/record">"View your GP record"</a></li>
+                            <li><a href="/appointments">"Book and manage appointments"</a></li>
                         </ul>
                     }.into_any(),
                     Err(error) => view! { <h1>"Your GP practice online"</h1><ProblemPanel error/> }.into_any(),

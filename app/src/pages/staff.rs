@@ -31,6 +31,9 @@ pub fn StaffHomePage() -> impl IntoView {
                             <span class="nhsuk-caption-l">{user.practice_name.unwrap_or_default()}</span>
                             <h1>"Find a patient"</h1>
                             <p>{format!("You are signed in as {} ({}).", user.display_name, user.role.label())}</p>
+                            {user.role.has(domain::Permission::ManagePracticeAppointments).then(|| view! {
+                                <p><a href="/staff/appointments">"Appointments: day lists and sessions"</a></p>
+                            })}
                             <form method="post" action="/api/find_patient" novalidate>
                                 <TextInput
                                     id="nhs_number"

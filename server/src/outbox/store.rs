@@ -19,6 +19,14 @@ pub struct EmailPayload {
     /// Who the email greets, as their account names them.
     pub name: Option<String>,
     pub practice_name: Option<String>,
+    /// An iCalendar file (.ics) to attach: an appointment's time and place,
+    /// never its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
+    /// What the practice wrote when it cancelled appointments (a session
+    /// cancelled: "the GP is unwell"). Staff text, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice_note: Option<String>,
 }
 
 pub struct NewEmail {
@@ -70,6 +78,21 @@ pub async fn enqueue(
     message_domain: &str,
     now: i64,
 ) -> Result<Enqueued, sqlx::Error> {
+    enqueue_due(tx, email, message_domain, now, now)
+        .await
+        .map(|(enqueued, _)| enqueued)
+}
+
+/// As [`enqueue`], for an email due later (an appointment reminder).
+/// Returns the row's id when written, so the caller can delete it if what
+/// it reminds of is cancelled first.
+pub async fn enqueue_due(
+    tx: &mut Transaction<'static, Any>,
+    email: NewEmail,
+    message_domain: &str,
+    now: i64,
+    due_at: i64,
+) -> Result<(Enqueued, Option<i64>), sqlx::Error> {
     if let (Some(account), Some(_)) = (email.account, email.kind.optional()) {
         let row = sqlx::query(
             "select wants_appointment_reminders, wants_new_message_emails from accounts where id = $1",
@@ -83,7 +106,7 @@ pub async fn enqueue(
                 new_messages: row.try_get::<i64, _>(1)? == 1,
             };
             if !should_send(email.kind, &preferences) {
-                return Ok(Enqueued::NotWanted);
+                return Ok((Enqueued::NotWanted, None));
             }
         }
     }
@@ -98,25 +121,28 @@ pub async fn enqueue(
         .await?
         .try_get(0)?;
         if recent >= REQUESTED_PER_HOUR {
-            return Ok(Enqueued::TooMany);
+            return Ok((Enqueued::TooMany, None));
         }
     }
     let payload =
         serde_json::to_string(&email.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
+    let id: i64 = sqlx::query(
         "insert into outbox (kind, recipient, account_id, payload, link_token, status, attempts, due_at, message_id, created_at)
-         values ($1, $2, $3, $4, $5, 'waiting', 0, $6, $7, $6)",
+         values ($1, $2, $3, $4, $5, 'waiting', 0, $6, $7, $8)
+         returning id",
     )
     .bind(email.kind.as_str())
     .bind(email.recipient.as_str())
     .bind(email.account.map(|a| a.0))
     .bind(payload)
     .bind(email.link_token)
-    .bind(now)
+    .bind(due_at)
     .bind(format!("<{}.{now}@{message_domain}>", random_hex(16)))
-    .execute(&mut **tx)
-    .await?;
-    Ok(Enqueued::Written)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    Ok((Enqueued::Written, Some(id)))
 }
 
 /// A row a worker has claimed and must now send.

@@ -18,6 +18,7 @@ struct TextEmail<'a> {
     site: &'a str,
     lifetime: &'a str,
     optional: bool,
+    practice_note: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -31,6 +32,7 @@ struct HtmlEmail<'a> {
     site: &'a str,
     lifetime: &'a str,
     optional: bool,
+    practice_note: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub struct RenderedEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// An .ics file to attach, for appointment emails.
+    pub calendar: Option<String>,
 }
 
 /// The page a one-time link opens, or None for emails without one.
@@ -62,6 +66,8 @@ pub fn subject(kind: EmailKind, practice_name: Option<&str>) -> String {
         EmailKind::EmailChanged => "Your email address has been changed".to_owned(),
         EmailKind::NewMessage => format!("New message from {practice}"),
         EmailKind::AppointmentReminder => format!("Appointment tomorrow with {practice}"),
+        EmailKind::AppointmentBooked => format!("Appointment booked with {practice}"),
+        EmailKind::AppointmentCancelled => format!("Appointment cancelled at {practice}"),
     };
     // Practice names come from administrators and names from patients:
     // nothing typed may start a new header.
@@ -88,6 +94,8 @@ pub fn render(email: &ClaimedEmail, site: &str) -> Result<RenderedEmail, askama:
     };
     let subject = subject(email.kind, practice_name);
     let optional = email.kind.optional().is_some();
+    let practice_note = email.payload.practice_note.as_deref().map(single_line);
+    let practice_note = practice_note.as_deref();
     let text = TextEmail {
         kind: email.kind,
         name: &name,
@@ -96,6 +104,7 @@ pub fn render(email: &ClaimedEmail, site: &str) -> Result<RenderedEmail, askama:
         site,
         lifetime,
         optional,
+        practice_note,
     }
     .render()?;
     let html = HtmlEmail {
@@ -107,12 +116,14 @@ pub fn render(email: &ClaimedEmail, site: &str) -> Result<RenderedEmail, askama:
         site,
         lifetime,
         optional,
+        practice_note,
     }
     .render()?;
     Ok(RenderedEmail {
         subject,
         text,
         html,
+        calendar: email.payload.calendar.clone(),
     })
 }
 
@@ -129,6 +140,7 @@ mod tests {
             payload: EmailPayload {
                 name: Some("Ann <b>Lee</b>".into()),
                 practice_name: Some("Riverside & Co\r\nBcc: evil@example.com".into()),
+                ..Default::default()
             },
             link_token: token.map(str::to_owned),
             attempts: 1,

@@ -148,9 +148,9 @@ impl Transport {
                     .subject(email.subject.clone())
                     .message_id(Some(message_id.to_owned()))
                     .date_now()
-                    .multipart(MultiPart::alternative_plain_html(
-                        email.text.clone(),
-                        email.html.clone(),
+                    .multipart(with_calendar(
+                        MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()),
+                        email.calendar.as_deref(),
                     ))
                     .map_err(|e| permanent(format!("message could not be built: {e}")))?;
                 mailer
@@ -181,6 +181,22 @@ impl Transport {
             }
         }
     }
+}
+
+/// The body with the appointment's .ics attached, when there is one.
+fn with_calendar(body: MultiPart, calendar: Option<&str>) -> MultiPart {
+    use lettre::message::Attachment;
+    use lettre::message::header::ContentType;
+    let Some(ics) = calendar else {
+        return body;
+    };
+    let Ok(content_type) = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+    else {
+        return body;
+    };
+    MultiPart::mixed().multipart(body).singlepart(
+        Attachment::new("appointment.ics".to_owned()).body(ics.to_owned(), content_type),
+    )
 }
 
 fn links_in(text: &str) -> Vec<String> {

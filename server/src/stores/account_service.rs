@@ -82,6 +82,7 @@ async fn addressee(tx: &mut Tx, account: AccountId) -> Result<Option<Addressee>,
             // A patient's first name only: as little as possible in an inbox.
             name: Some(row.try_get("greeting").map_err(db_err)?),
             practice_name: row.try_get("practice_name").map_err(db_err)?,
+            ..Default::default()
         },
     }))
 }
@@ -385,6 +386,7 @@ impl AccountService for SqlAccountService {
                     payload: EmailPayload {
                         name: Some(details.given_name.clone()),
                         practice_name: None,
+                        ..Default::default()
                     },
                     link_token: None,
                 },
@@ -447,6 +449,7 @@ impl AccountService for SqlAccountService {
             EmailPayload {
                 name: Some(given),
                 practice_name: Some(practice_name),
+                ..Default::default()
             },
             None,
         )

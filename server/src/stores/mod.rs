@@ -43,6 +43,11 @@ pub fn ports(
             public_url: config.public_url.clone(),
         }),
         gp_record: Arc::new(crate::gp_system::local::LocalGpRecord { db: db.clone() }),
+        appointments: Arc::new(crate::appointments::SqlAppointments {
+            db: db.clone(),
+            outbox: outbox.clone(),
+            reminder_hours: i64::from(config.appointment_reminder_hours),
+        }),
     }
 }
 

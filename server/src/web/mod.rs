@@ -113,6 +113,7 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         .route(crate::nhs_login::routes::JWKS_PATH, get(crate::nhs_login::routes::jwks))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(crate::appointments::routes::CALENDAR_PATH, get(crate::appointments::routes::calendar))
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")).precompressed_br().precompressed_gzip())
         .nest_service("/assets", ServeDir::new(site_root.join("assets")))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_ports, shell))

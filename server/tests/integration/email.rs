@@ -289,6 +289,7 @@ async fn a_practice_name_cannot_add_a_header_or_a_recipient() {
             payload: EmailPayload {
                 name: Some("Sarah".into()),
                 practice_name: Some(hostile.into()),
+                ..Default::default()
             },
             link_token: None,
         },

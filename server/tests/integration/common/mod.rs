@@ -106,6 +106,7 @@ pub fn serve_config(url: &str) -> ServeConfig {
         session_lifetime_hours: 12,
         trust_forwarded_for: false,
         linkage_key_days: domain::linkage::DEFAULT_LIFETIME_DAYS,
+        appointment_reminder_hours: 24,
         email: server::config::EmailConfig::development(),
         nhs_login: server::nhs_login::NhsLoginConfig::disabled(),
     }
