@@ -817,3 +817,99 @@ async fn staff_see_the_day_book_for_a_patient_mark_attendance_and_cancel_a_sessi
         0
     );
 }
+
+async fn set_rules(app: &TestApp, staff: &reqwest::Client, rules: [&str; 4]) -> String {
+    let res = app
+        .post_form_with(
+            staff,
+            "/api/set_release_rules",
+            &[
+                ("release_days_ahead", rules[0]),
+                ("release_time", rules[1]),
+                ("max_future_bookings", rules[2]),
+                ("cancel_cutoff_hours", rules[3]),
+            ],
+        )
+        .await;
+    location(&res)
+}
+
+#[tokio::test]
+async fn release_rules_hold_slots_back_limit_bookings_and_cancelling() {
+    let app = TestApp::spawn().await;
+    let staff = signed_in(&app, RECEPTION_A).await;
+    publish(&app, &staff, &Session::gp(uk_today() + Duration::days(3))).await;
+    let all = slots(&app).await;
+
+    // Bad rules: a message, what was typed kept, nothing saved.
+    let went = set_rules(&app, &staff, ["15", "8:00", "1", "100"]).await;
+    assert_eq!(went, "/staff/appointments/rules");
+    let (_, html) = page(&app, &staff, &went).await;
+    assert!(html.contains("from 0 (on the day) to 14"), "{html}");
+    assert!(html.contains("value=\"15\""), "kept: {html}");
+    assert_eq!(app.count("select count(*) from appointment_rules").await, 0);
+
+    // Same-day release at 08:00: slots three days ahead are held back.
+    assert_eq!(
+        set_rules(&app, &staff, ["0", "08:00", "1", "100"]).await,
+        "/staff/appointments/rules?saved=1"
+    );
+    let sarah = signed_in(&app, SARAH).await;
+    let (_, html) = page(&app, &sarah, "/appointments/find").await;
+    assert!(
+        html.contains("No appointments available"),
+        "held back: {html}"
+    );
+    let went = confirm(&app, &sarah, all[0], "", "held-back-key-0000001").await;
+    let (_, html) = page(&app, &sarah, &went).await;
+    assert!(html.contains("not available to book"), "{html}");
+    assert_eq!(app.count("select count(*) from appointments").await, 0);
+
+    // Released 14 days ahead, one booking each, cancel online until 100
+    // hours before: the second booking and the cancel are refused.
+    set_rules(&app, &staff, ["14", "08:00", "1", "100"]).await;
+    let id = book(&app, &sarah, all[0], "").await;
+    let went = confirm(&app, &sarah, all[1], "", "second-booking-key-01").await;
+    let (_, html) = page(&app, &sarah, &went).await;
+    assert!(html.contains("as many as your practice allows"), "{html}");
+    let (_, html) = page(&app, &sarah, &format!("/appointments/{id}/cancel")).await;
+    assert!(
+        html.contains("too late to cancel this appointment online"),
+        "{html}"
+    );
+    let res = app
+        .post_form_with(
+            &sarah,
+            "/api/cancel_appointment",
+            &[("appointment", &id.to_string()), ("reason", "")],
+        )
+        .await;
+    assert_eq!(location(&res), format!("/appointments/{id}/cancel"));
+    assert_eq!(
+        app.count("select count(*) from appointments where status = 'booked'")
+            .await,
+        1
+    );
+
+    // A patient who turned reminders off gets the confirmation, no reminder.
+    sqlx::query("update accounts set wants_appointment_reminders = 0 where email = $1")
+        .bind(BOB)
+        .execute(&app.db.pool)
+        .await
+        .expect("preference");
+    let bob = signed_in(&app, BOB).await;
+    book(&app, &bob, all[2], "").await;
+    let bob_account = ids(
+        &app,
+        "select id from accounts where email = 'bob@example.com'",
+    )
+    .await[0];
+    assert_eq!(
+        app.count(&format!("select count(*) from outbox where account_id = {bob_account} and kind = 'appointment_reminder'")).await,
+        0
+    );
+    assert_eq!(
+        app.count(&format!("select count(*) from outbox where account_id = {bob_account} and kind = 'appointment_booked'")).await,
+        1
+    );
+}
