@@ -634,6 +634,15 @@ impl Appointments for SqlAppointments {
             {
                 return Ok(Err(BookingError::NotAvailable));
             }
+            if self.db.dialect == Dialect::Postgres {
+                // One patient's bookings one at a time, so two at once
+                // cannot both pass the limit (SQLite has one writer).
+                sqlx::query("select id from patients where id = $1 for update")
+                    .bind(patient.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
             let held: i64 = sqlx::query(
                 "select count(*) from appointments a join appointment_slots s on s.id = a.slot_id
                  where a.patient_id = $1 and a.status = 'booked' and a.booked_online = 1 and s.starts_at > $2",
