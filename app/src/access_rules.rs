@@ -533,4 +533,74 @@ mod tests {
             all_open(&in_order(role), &[home_path(role)], &[]);
         }
     }
+
+    /// Patients manage their own appointments; staff of a practice manage
+    /// its book; a system administrator does neither, and a patient never
+    /// reaches the staff side.
+    #[test]
+    fn appointments_open_to_patients_and_practice_staff_only() {
+        let patient_pages = [
+            "/appointments",
+            "/appointments/find",
+            "/appointments/book/3",
+            "/appointments/book/3/check",
+            "/appointments/7",
+            "/appointments/7/cancel",
+            "/appointments/7/calendar.ics",
+        ];
+        let staff_pages = [
+            "/staff/appointments",
+            "/staff/appointments/new",
+            "/staff/appointments/rules",
+            "/staff/appointments/book/3",
+        ];
+        all_open(
+            &in_order(Role::Patient),
+            &patient_pages,
+            &[
+                "/api/find_slots",
+                "/api/book_appointment",
+                "/api/cancel_appointment",
+            ],
+        );
+        for role in [Role::Receptionist, Role::Clinician, Role::PracticeManager] {
+            all_open(
+                &in_order(role),
+                &staff_pages,
+                &[
+                    "/api/create_session",
+                    "/api/appointment_day",
+                    "/api/book_for_patient",
+                    "/api/cancel_session",
+                ],
+            );
+        }
+        for page in staff_pages {
+            assert_eq!(
+                page_decision(&in_order(Role::Patient), page),
+                Decision::Forbidden,
+                "{page}"
+            );
+            assert_eq!(
+                page_decision(&in_order(Role::SystemAdmin), page),
+                Decision::Forbidden,
+                "{page}"
+            );
+        }
+        for page in patient_pages {
+            assert_eq!(
+                page_decision(&in_order(Role::Receptionist), page),
+                Decision::Forbidden,
+                "{page}"
+            );
+        }
+        let p5 = Actor {
+            identity_level: IdentityLevel::P5,
+            ..in_order(Role::Patient)
+        };
+        assert_eq!(
+            page_decision(&p5, "/appointments/find"),
+            Decision::IdentityCheckRequired
+        );
+    }
 }

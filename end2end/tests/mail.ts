@@ -38,6 +38,8 @@ export interface Email {
   text: string;
   /** The HTML part, decoded. Empty if there is none. */
   html: string;
+  /** Attached files (an appointment's .ics), decoded. */
+  attachments: { filename: string; contentType: string; content: string }[];
 }
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -85,6 +87,11 @@ async function readEmail(number: number): Promise<Email> {
     fromName: sender.name ?? '',
     text: mail.text ?? '',
     html: mail.html || '',
+    attachments: (mail.attachments ?? []).map((a) => ({
+      filename: a.filename ?? '',
+      contentType: a.contentType,
+      content: a.content.toString('utf8'),
+    })),
   };
   parsed.set(number, email);
   return email;

@@ -45,6 +45,8 @@ pub enum ProvisionError {
     Database(#[source] sqlx::Error),
     #[error("Could not hash the password: {0}")]
     Hashing(String),
+    #[error("Could not create the demo appointment sessions: {0}")]
+    DemoSessions(String),
 }
 
 fn classify(err: sqlx::Error, unique: ProvisionError) -> ProvisionError {
@@ -329,7 +331,7 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
     // transaction: a failure part-way leaves no demo data at all.
     let demo_hash = hash_checked(&SecretString::from(DEMO_PASSWORD)).await?;
     let mut tx = db.begin_write().await.map_err(ProvisionError::Database)?;
-    insert_practice(&mut tx, &riverside, "Riverside Surgery").await?;
+    let riverside_id = insert_practice(&mut tx, &riverside, "Riverside Surgery").await?;
     insert_practice(&mut tx, &hillside, "Hillside Medical Centre").await?;
     let password = || SecretString::from(DEMO_PASSWORD);
     let email = |s: &str| Email::parse(s).map_err(|_| ProvisionError::BadName);
@@ -379,6 +381,7 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         ),
     ];
     let mut accounts = 0;
+    let mut riverside_receptionist = None;
     for (address, name, role, practice) in staff {
         let staff = NewStaff {
             email: email(address)?,
@@ -389,6 +392,9 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         };
         let account = insert_staff(&mut tx, &staff, demo_hash.clone()).await?;
         insert_enrolled_second_factor(&mut tx, account, DEMO_TOTP_SECRET).await?;
+        if role == Role::Receptionist && practice == Some(&riverside) {
+            riverside_receptionist = Some(account);
+        }
         accounts += 1;
     }
 
@@ -463,6 +469,9 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         )
         .await?;
     }
+    if let Some(receptionist) = riverside_receptionist {
+        insert_demo_sessions(&mut tx, db.dialect, riverside_id, receptionist).await?;
+    }
     tx.commit().await.map_err(ProvisionError::Database)?;
     // The demo patient's GP record (and the Synthea patients', when the
     // fixtures are there), imported as `portal import-fhir` would.
@@ -483,6 +492,78 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
         patients: people.len(),
         accounts,
     })
+}
+
+/// Two weeks of sessions at Riverside from today (UK date), so the demo
+/// and the browser tests have slots to find: a GP every weekday morning in
+/// person, a nurse every weekday afternoon by phone.
+async fn insert_demo_sessions(
+    tx: &mut Transaction<'static, Any>,
+    dialect: crate::db::Dialect,
+    practice: PracticeId,
+    by: AccountId,
+) -> Result<(), ProvisionError> {
+    use chrono::Datelike;
+    use domain::appointments::{SessionForm, check_session_form};
+    let today = domain::uk_time::uk_local(chrono::Utc::now()).date();
+    let until = today + chrono::Duration::days(14);
+    let plans = [
+        (
+            "Dr Tom Okafor",
+            "gp",
+            "in_person",
+            "Room 2",
+            "09:00",
+            "12:00",
+            "10",
+        ),
+        (
+            "Nurse Grace Obi",
+            "nurse",
+            "phone",
+            "Telephone",
+            "14:00",
+            "16:00",
+            "15",
+        ),
+    ];
+    for first in (0..7).map(|d| today + chrono::Duration::days(d)) {
+        if first.weekday().number_from_monday() > 5 {
+            continue;
+        }
+        for (clinician, role, mode, location, start, end, minutes) in plans {
+            let form = SessionForm {
+                clinician: clinician.into(),
+                role: role.into(),
+                location: location.into(),
+                date_day: first.day().to_string(),
+                date_month: first.month().to_string(),
+                date_year: first.year().to_string(),
+                start_time: start.into(),
+                end_time: end.into(),
+                slot_minutes: minutes.into(),
+                mode: mode.into(),
+                bookable_online: "yes".into(),
+                repeat_until_day: until.day().to_string(),
+                repeat_until_month: until.month().to_string(),
+                repeat_until_year: until.year().to_string(),
+            };
+            let checked = check_session_form(&form, today).map_err(|feedback| {
+                ProvisionError::DemoSessions(
+                    feedback
+                        .errors
+                        .first()
+                        .map(|e| e.message.clone())
+                        .unwrap_or_default(),
+                )
+            })?;
+            crate::appointments::create_sessions_in(tx, dialect, practice, by, &checked)
+                .await
+                .map_err(|e| ProvisionError::DemoSessions(e.to_string()))?
+                .map_err(|e| ProvisionError::DemoSessions(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A demo patient with no online account, for trying sign-up: name, date

@@ -266,7 +266,7 @@ pub fn FindAppointmentPage() -> impl IntoView {
                             <form method="get" action="/appointments/find" novalidate>
                                 <SelectInput id="role" label="Type of appointment" feedback options=role_options("Any")/>
                                 <SelectInput id="mode" label="How" feedback options=mode_options("Any")/>
-                                <TextInput id="clinician" label="Clinician's name (optional)" hint="For example, Dr Amir Khan" feedback/>
+                                <TextInput id="clinician" label="Clinician's name (optional)" hint="As the practice writes it, for example Dr Patel" feedback/>
                                 <DateInput id="date" legend="Date (optional)" hint="Within the next 14 days, for example 7 12 2026" feedback/>
                                 <SelectInput id="time_of_day" label="Time of day" feedback options=times/>
                                 <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Show appointments"</button>

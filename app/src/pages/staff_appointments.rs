@@ -31,7 +31,11 @@ pub fn DayViewPage() -> impl IntoView {
     let notice = move || {
         query.with(|q| {
             if let Some(n) = q.get("created") {
-                Some(format!("Session published ({n} days)"))
+                Some(if n == "1" {
+                    "Session published".to_owned()
+                } else {
+                    format!("Session published on {n} days")
+                })
             } else if let Some(n) = q.get("session_cancelled") {
                 Some(format!("Session cancelled. {n} patients were emailed"))
             } else if q.get("booked").is_some() {

@@ -166,6 +166,124 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Creates every day of a (repeating) session and its slots in the
+/// caller's transaction, or nothing if any day overlaps one of the
+/// clinician's sessions. The demo seed uses it too.
+pub async fn create_sessions_in(
+    tx: &mut Tx,
+    dialect: Dialect,
+    practice: PracticeId,
+    by: AccountId,
+    session: &CheckedSession,
+) -> Result<Result<Vec<SessionId>, SessionRefusal>, PortError> {
+    let days = session.days().map_err(PortError::new)?;
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(Ok(Vec::new()));
+    };
+    let (from, to) = (first.1.start, last.1.end);
+    let key = session.plan.clinician.trim().to_lowercase();
+    if dialect == Dialect::Postgres {
+        // One practice's sessions are created one at a time, so two
+        // overlapping ones cannot both pass the check below.
+        sqlx::query("select id from practices where id = $1 for update")
+            .bind(practice.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    let existing = sqlx::query(
+        "select starts_at, ends_at from appointment_sessions
+         where practice_id = $1 and clinician_key = $2 and status = 'active'
+           and starts_at < $4 and ends_at > $3",
+    )
+    .bind(practice.0)
+    .bind(&key)
+    .bind(from.timestamp())
+    .bind(to.timestamp())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|row| {
+        Ok(TimeSpan {
+            start: at(row.try_get(0).map_err(db_err)?),
+            end: at(row.try_get(1).map_err(db_err)?),
+        })
+    })
+    .collect::<Result<Vec<_>, PortError>>()?;
+    let spans: Vec<TimeSpan> = days.iter().map(|(_, span, _)| *span).collect();
+    if let Some((_, clash)) = first_overlap(&spans, &existing) {
+        return Ok(Err(SessionRefusal::Overlaps {
+            clinician: session.plan.clinician.clone(),
+            day: uk_day_label(clash.start),
+            existing_start: uk_time_label(clash.start),
+            existing_end: uk_time_label(clash.end),
+        }));
+    }
+    let now = Utc::now().timestamp();
+    let mut ids = Vec::with_capacity(days.len());
+    for (plan, span, slots) in &days {
+        let id: i64 = sqlx::query(
+            "insert into appointment_sessions
+                 (practice_id, clinician, clinician_key, role, location, mode, bookable_online,
+                  local_date, starts_at, ends_at, slot_minutes, status, created_by, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, $13)
+             returning id",
+        )
+        .bind(practice.0)
+        .bind(&plan.clinician)
+        .bind(&key)
+        .bind(plan.role.as_str())
+        .bind(&plan.location)
+        .bind(plan.mode.as_str())
+        .bind(i64::from(plan.bookable_online))
+        .bind(plan.date.format("%Y-%m-%d").to_string())
+        .bind(span.start.timestamp())
+        .bind(span.end.timestamp())
+        .bind(i64::from(plan.slot_minutes))
+        .bind(by.0)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)?;
+        // All of a day's slots in one statement.
+        let values: Vec<String> = (0..slots.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "($1, $2, ${}, ${}, ${}, ${}, ${})",
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "insert into appointment_slots (session_id, practice_id, starts_at, ends_at, local_date, local_minute, blocked)
+             values {}",
+            values.join(", ")
+        );
+        // The last column of each row is `blocked`, always 0 for a new slot.
+        let mut query = sqlx::query(&sql).bind(id).bind(practice.0);
+        for slot in slots {
+            let local = slot.start.with_timezone(&chrono_tz::Europe::London);
+            query = query
+                .bind(slot.start.timestamp())
+                .bind(slot.end.timestamp())
+                .bind(uk_date(slot.start).format("%Y-%m-%d").to_string())
+                .bind(i64::from(local.hour() * 60 + local.minute()))
+                .bind(0_i64);
+        }
+        query.execute(&mut **tx).await.map_err(db_err)?;
+        ids.push(SessionId(id));
+    }
+    Ok(Ok(ids))
+}
+
 impl SqlAppointments {
     /// Free slots matching a search. `online`: only those offered to
     /// patients now (bookable online, released). `only`: one slot.
@@ -516,6 +634,15 @@ impl Appointments for SqlAppointments {
             {
                 return Ok(Err(BookingError::NotAvailable));
             }
+            if self.db.dialect == Dialect::Postgres {
+                // One patient's bookings one at a time, so two at once
+                // cannot both pass the limit (SQLite has one writer).
+                sqlx::query("select id from patients where id = $1 for update")
+                    .bind(patient.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
             let held: i64 = sqlx::query(
                 "select count(*) from appointments a join appointment_slots s on s.id = a.slot_id
                  where a.patient_id = $1 and a.status = 'booked' and a.booked_online = 1 and s.starts_at > $2",
@@ -743,115 +870,18 @@ impl Appointments for SqlAppointments {
         by: AccountId,
         session: &CheckedSession,
     ) -> Result<Result<Vec<SessionId>, SessionRefusal>, PortError> {
-        let days = session.days().map_err(PortError::new)?;
-        let (Some(first), Some(last)) = (days.first(), days.last()) else {
-            return Ok(Ok(Vec::new()));
-        };
-        let (from, to) = (first.1.start, last.1.end);
-        let key = session.plan.clinician.trim().to_lowercase();
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        if self.db.dialect == Dialect::Postgres {
-            // One practice's sessions are created one at a time, so two
-            // overlapping ones cannot both pass the check below.
-            sqlx::query("select id from practices where id = $1 for update")
-                .bind(practice.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        let existing = sqlx::query(
-            "select starts_at, ends_at from appointment_sessions
-             where practice_id = $1 and clinician_key = $2 and status = 'active'
-               and starts_at < $4 and ends_at > $3",
-        )
-        .bind(practice.0)
-        .bind(&key)
-        .bind(from.timestamp())
-        .bind(to.timestamp())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|row| {
-            Ok(TimeSpan {
-                start: at(row.try_get(0).map_err(db_err)?),
-                end: at(row.try_get(1).map_err(db_err)?),
-            })
-        })
-        .collect::<Result<Vec<_>, PortError>>()?;
-        let spans: Vec<TimeSpan> = days.iter().map(|(_, span, _)| *span).collect();
-        if let Some((_, clash)) = first_overlap(&spans, &existing) {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(Err(SessionRefusal::Overlaps {
-                clinician: session.plan.clinician.clone(),
-                day: uk_day_label(clash.start),
-                existing_start: uk_time_label(clash.start),
-                existing_end: uk_time_label(clash.end),
-            }));
-        }
-        let now = Utc::now().timestamp();
-        let mut ids = Vec::with_capacity(days.len());
-        for (plan, span, slots) in &days {
-            let id: i64 = sqlx::query(
-                "insert into appointment_sessions
-                     (practice_id, clinician, clinician_key, role, location, mode, bookable_online,
-                      local_date, starts_at, ends_at, slot_minutes, status, created_by, created_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, $13)
-                 returning id",
-            )
-            .bind(practice.0)
-            .bind(&plan.clinician)
-            .bind(&key)
-            .bind(plan.role.as_str())
-            .bind(&plan.location)
-            .bind(plan.mode.as_str())
-            .bind(i64::from(plan.bookable_online))
-            .bind(plan.date.format("%Y-%m-%d").to_string())
-            .bind(span.start.timestamp())
-            .bind(span.end.timestamp())
-            .bind(i64::from(plan.slot_minutes))
-            .bind(by.0)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .try_get(0)
-            .map_err(db_err)?;
-            // All of a day's slots in one statement.
-            let values: Vec<String> = (0..slots.len())
-                .map(|i| {
-                    let b = i * 5;
-                    format!(
-                        "($1, $2, ${}, ${}, ${}, ${}, ${})",
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "insert into appointment_slots (session_id, practice_id, starts_at, ends_at, local_date, local_minute, blocked)
-                 values {}",
-                values.join(", ")
-            );
-            // The last column of each row is `blocked`, always 0 for a new slot.
-            let mut query = sqlx::query(&sql).bind(id).bind(practice.0);
-            for slot in slots {
-                let local = slot.start.with_timezone(&chrono_tz::Europe::London);
-                query = query
-                    .bind(slot.start.timestamp())
-                    .bind(slot.end.timestamp())
-                    .bind(uk_date(slot.start).format("%Y-%m-%d").to_string())
-                    .bind(i64::from(local.hour() * 60 + local.minute()))
-                    .bind(0_i64);
+        let created = create_sessions_in(&mut tx, self.db.dialect, practice, by, session).await?;
+        match created {
+            Ok(ids) => {
+                tx.commit().await.map_err(db_err)?;
+                Ok(Ok(ids))
             }
-            query.execute(&mut *tx).await.map_err(db_err)?;
-            ids.push(SessionId(id));
+            Err(refusal) => {
+                tx.rollback().await.map_err(db_err)?;
+                Ok(Err(refusal))
+            }
         }
-        tx.commit().await.map_err(db_err)?;
-        Ok(Ok(ids))
     }
 
     async fn day_view(

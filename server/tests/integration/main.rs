@@ -5,6 +5,7 @@
 
 mod common;
 
+mod appointments;
 mod cli;
 mod devices;
 mod email;
