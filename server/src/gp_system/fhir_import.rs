@@ -375,7 +375,7 @@ fn first<'a>(v: &'a Value, field: &str) -> Option<&'a Value> {
         .and_then(|a| a.first())
 }
 
-fn reference<'a>(v: Option<&'a Value>) -> Option<&'a str> {
+fn reference(v: Option<&Value>) -> Option<&str> {
     v.and_then(|r| text(r, "reference"))
 }
 
