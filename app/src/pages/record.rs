@@ -267,6 +267,11 @@ fn SectionLinks(sections: Vec<Section>, level: AccessLevel) -> impl IntoView {
                 })}
             }.into_any()
         }}
+        <h2>"Take your record with you"</h2>
+        <p>
+            <a href="/record/download" rel="external" download="gp-record.json">"Download your record (FHIR JSON file)"</a>
+            ". This file holds what you can see online, in the format health systems use to share records."
+        </p>
         <p><a href="/access-log">"See who has accessed your record"</a></p>
     }
 }
