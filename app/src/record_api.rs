@@ -234,6 +234,7 @@ pub async fn staff_online_record(patient: PatientId) -> Result<StaffRecordView, 
     Ok(StaffRecordView { settings, entries })
 }
 
+#[cfg(feature = "ssr")]
 fn staff_page(patient: PatientId) -> String {
     format!("/staff/patients/{patient}")
 }
