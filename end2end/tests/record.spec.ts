@@ -90,8 +90,8 @@ test('test results filter by date, and a wrong date is explained', async ({ page
 });
 
 test('a clinician hides an entry and the patient no longer sees it', async ({ page }) => {
-  const entry = isHydrated() ? 'Sprained ankle' : 'Clarithromycin 500mg tablets';
-  const section = isHydrated() ? '/record/problems' : '/record/medicines';
+  const entry = isHydrated() ? 'Ramipril 2.5mg capsules' : 'Clarithromycin 500mg tablets';
+  const section = '/record/medicines';
   // Given Dr Okafor has Sarah's page open
   await signIn(page, accounts.tom);
   await page.getByLabel('NHS number').fill('999 100 0003');
