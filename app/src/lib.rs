@@ -135,7 +135,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr.clone()/>
                         <Route path=path!("/record") view=pages::record::RecordSummaryPage ssr=ssr.clone()/>
                         <Route path=path!("/record/:section") view=pages::record::RecordSectionPage ssr=ssr.clone()/>
-                        <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr/>
+                        <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr.clone()/>
+                        <Route path=path!("/record/test-results/trend") view=pages::record_trend::RecordTrendPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

@@ -409,6 +409,19 @@ async fn every_section_follows_the_access_level_and_is_logged() {
         "recorded before the start date"
     );
 
+    // A trend: chart (SVG with a description) and the same data as a table.
+    let (status, trend) = page(&app, patient, "/record/test-results/trend?name=HbA1c").await;
+    assert_eq!(status, 200);
+    assert!(
+        trend.contains("<svg") && trend.contains("role=\"img\""),
+        "{trend}"
+    );
+    assert!(
+        trend.contains("HbA1c: one result, 48 mmol/mol on 10 May 2024"),
+        "{trend}"
+    );
+    assert!(trend.contains("<table") && trend.contains("48 mmol/mol"));
+
     // Date filter: a bad date is explained; a good one filters.
     let (_, bad) = page(
         &app,
