@@ -60,6 +60,15 @@ test('the demo patient reads every section of her record', async ({ page }) => {
   await open(page, '/record/test-results', 'Test results');
   await expect(main.getByRole('heading', { name: 'Diabetes blood tests, 10 September 2025' })).toBeVisible();
   await expect(main.getByText('Above the normal range').first()).toBeVisible();
+
+  // And a repeated result has a trend chart, in words and as a table
+  await main.getByRole('link', { name: 'See how this has changed: HbA1c' }).first().click();
+  await expect(page.getByRole('heading', { level: 1, name: 'HbA1c over time' })).toBeVisible();
+  await expect(main.getByRole('img', { name: /Chart of HbA1c over time/ })).toBeVisible();
+  await expect(main.getByText(/HbA1c: \d+ results from/).first()).toBeVisible();
+  await expect(main.getByRole('table')).toContainText('48 mmol/mol');
+  await waitForHydration(page);
+  await expectNoAxeViolations(page);
 });
 
 test('test results filter by date, and a wrong date is explained', async ({ page }) => {

@@ -109,7 +109,7 @@ pub fn RecordTrendPage() -> impl IntoView {
                                     s.points.iter().map(move |(d, v)| (*d, s.name.clone(), format!("{}{unit}", number(*v))))
                                 })
                                 .collect();
-                            all.sort_by(|a, b| b.0.cmp(&a.0));
+                            all.sort_by_key(|row| std::cmp::Reverse(row.0));
                             all
                         };
                         let title = name();
