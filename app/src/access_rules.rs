@@ -104,6 +104,10 @@ pub const API_ACCESS: &[(&str, Access)] = &[
         "/api/record_document",
         Access::Requires(Permission::ViewOwnRecord),
     ),
+    (
+        "/api/record_trend",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
     // What of a record is online: clinicians and practice managers of the
     // patient's own practice.
     (
@@ -310,6 +314,10 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     (
         "/staff/appointments/book/:slot",
         Access::Requires(Permission::ManagePracticeAppointments),
+    ),
+    (
+        "/record/test-results/trend",
+        Access::Requires(Permission::ViewOwnRecord),
     ),
 ];
 

@@ -139,7 +139,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/record") view=pages::record::RecordSummaryPage ssr=ssr.clone()/>
                         <Route path=path!("/record/:section") view=pages::record::RecordSectionPage ssr=ssr.clone()/>
                         <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr.clone()/>
-                                                <Route path=path!("/appointments") view=pages::appointments::MyAppointmentsPage ssr=ssr.clone()/>
+                        <Route path=path!("/appointments") view=pages::appointments::MyAppointmentsPage ssr=ssr.clone()/>
                         <Route path=path!("/appointments/find") view=pages::appointments::FindAppointmentPage ssr=ssr.clone()/>
                         <Route path=path!("/appointments/book/:slot") view=pages::appointments::BookAppointmentPage ssr=ssr.clone()/>
                         <Route path=path!("/appointments/book/:slot/check") view=pages::appointments::CheckBookingPage ssr=ssr.clone()/>
@@ -148,7 +148,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/staff/appointments") view=pages::staff_appointments::DayViewPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/appointments/new") view=pages::staff_appointments::NewSessionPage ssr=ssr.clone()/>
                         <Route path=path!("/staff/appointments/rules") view=pages::staff_appointments::ReleaseRulesPage ssr=ssr.clone()/>
-                        <Route path=path!("/staff/appointments/book/:slot") view=pages::staff_appointments::StaffBookPage ssr=ssr/>
+                        <Route path=path!("/staff/appointments/book/:slot") view=pages::staff_appointments::StaffBookPage ssr=ssr.clone()/>
+                        <Route path=path!("/record/test-results/trend") view=pages::record_trend::RecordTrendPage ssr=ssr/>
                     </Routes>
                 </main>
             </div>

@@ -158,6 +158,34 @@ pub async fn record_document(
     .await
 }
 
+/// How many results of one test a trend chart shows (the most recent).
+pub const TREND_LIMIT: u32 = 200;
+
+/// Every visible result of one test, for its trend chart and table.
+#[server(prefix = "/api", endpoint = "record_trend")]
+pub async fn record_trend(
+    patient: PatientId,
+    name: String,
+) -> Result<Online<Vec<RecordEntry>>, PortalError> {
+    use domain::gp_record::RecordView;
+    let (ctx, actor) = check_signed_in::<RecordTrend>()?;
+    let record = ports()?.gp_record;
+    read_own_record(
+        patient,
+        RecordView::Section(Section::TestResults),
+        domain::access_log::RecordAction::ViewRecordTestResults,
+        |p, settings| async move {
+            record
+                .results_named(p, &name, settings.patient_visibility(), TREND_LIMIT)
+                .await
+                .map(Some)
+        },
+        &ctx,
+        &actor,
+    )
+    .await
+}
+
 /// Authorizes a clinician or practice manager for a patient of their own
 /// practice; a refusal is written to that patient's access log.
 #[cfg(feature = "ssr")]
@@ -234,6 +262,7 @@ pub async fn staff_online_record(patient: PatientId) -> Result<StaffRecordView, 
     Ok(StaffRecordView { settings, entries })
 }
 
+#[cfg(feature = "ssr")]
 fn staff_page(patient: PatientId) -> String {
     format!("/staff/patients/{patient}")
 }

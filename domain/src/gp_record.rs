@@ -733,6 +733,15 @@ pub trait GpRecord: Send + Sync {
         hidden_reason: Option<&str>,
         by: AccountId,
     ) -> Result<bool, PortError>;
+    /// Every visible result of one test (by its name), oldest first, at
+    /// most `limit`: the data of a trend chart.
+    async fn results_named(
+        &self,
+        patient: PatientRef,
+        name: &str,
+        visibility: Visibility,
+        limit: u32,
+    ) -> Result<Vec<RecordEntry>, PortError>;
 }
 
 #[cfg(test)]
@@ -994,6 +1003,171 @@ mod tests {
         #[test]
         fn any_number_is_written_without_panicking(v in proptest::num::f64::ANY) {
             let _ = number(v);
+        }
+    }
+}
+
+/// One line of a trend chart: a test's values over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendSeries {
+    pub name: String,
+    pub unit: Option<String>,
+    /// Oldest first.
+    pub points: Vec<(NaiveDate, f64)>,
+}
+
+/// The numeric values of repeated results, one series per value name (a
+/// blood pressure gives systolic and diastolic), oldest first.
+pub fn trend_series(entries: &[RecordEntry]) -> Vec<TrendSeries> {
+    let mut series: Vec<TrendSeries> = Vec::new();
+    let mut sorted: Vec<&RecordEntry> = entries.iter().filter(|e| e.date.is_some()).collect();
+    sorted.sort_by_key(|e| (e.date, e.id));
+    for entry in sorted {
+        let (Some(date), EntryDetails::TestResult { values, .. }) = (entry.date, &entry.details)
+        else {
+            continue;
+        };
+        for v in values {
+            let ResultAmount::Number(n) = v.amount else {
+                continue;
+            };
+            if !n.is_finite() {
+                continue;
+            }
+            match series.iter_mut().find(|s| s.name == v.name) {
+                Some(s) => s.points.push((date, n)),
+                None => series.push(TrendSeries {
+                    name: v.name.clone(),
+                    unit: v.unit.clone(),
+                    points: vec![(date, n)],
+                }),
+            }
+        }
+    }
+    series
+}
+
+/// Where a chart's points go in an SVG of the given size (with a margin),
+/// and the value range its axis shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartLayout {
+    pub low: f64,
+    pub high: f64,
+    /// Per series, its points as (x, y) in SVG units (y grows downwards).
+    pub lines: Vec<Vec<(f64, f64)>>,
+}
+
+pub fn chart_layout(series: &[TrendSeries], width: f64, height: f64, margin: f64) -> ChartLayout {
+    let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let (mut low, mut high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
+    if !low.is_finite() {
+        (low, high) = (0.0, 1.0);
+    }
+    if (high - low).abs() < f64::EPSILON {
+        (low, high) = (low - 1.0, high + 1.0);
+    }
+    let days = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let first = days.clone().min();
+    let last = days.max();
+    let span = match (first, last) {
+        (Some(f), Some(l)) => (l - f).num_days().max(1) as f64,
+        _ => 1.0,
+    };
+    let x_of = |d: NaiveDate| {
+        let from = first.map(|f| (d - f).num_days() as f64).unwrap_or(0.0);
+        margin + from / span * (width - 2.0 * margin)
+    };
+    let y_of = |v: f64| height - margin - (v - low) / (high - low) * (height - 2.0 * margin);
+    ChartLayout {
+        low,
+        high,
+        lines: series
+            .iter()
+            .map(|s| s.points.iter().map(|(d, v)| (x_of(*d), y_of(*v))).collect())
+            .collect(),
+    }
+}
+
+/// The chart in words, for people who cannot see it.
+pub fn describe_trend(series: &TrendSeries, long_date: impl Fn(NaiveDate) -> String) -> String {
+    let unit = series
+        .unit
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    match (series.points.first(), series.points.last()) {
+        (Some(first), Some(last)) if series.points.len() > 1 => {
+            let low = series
+                .points
+                .iter()
+                .map(|p| p.1)
+                .fold(f64::INFINITY, f64::min);
+            let high = series
+                .points
+                .iter()
+                .map(|p| p.1)
+                .fold(f64::NEG_INFINITY, f64::max);
+            format!(
+                "{}: {} results from {} to {}. It went from {}{unit} to {}{unit}; the lowest was {}{unit} and the highest {}{unit}.",
+                series.name,
+                series.points.len(),
+                long_date(first.0),
+                long_date(last.0),
+                number(first.1),
+                number(last.1),
+                number(low),
+                number(high)
+            )
+        }
+        (Some(only), _) => format!(
+            "{}: one result, {}{unit} on {}.",
+            series.name,
+            number(only.1),
+            long_date(only.0)
+        ),
+        _ => format!("{}: no results with a number.", series.name),
+    }
+}
+
+#[cfg(test)]
+mod trend_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn series(points: Vec<(NaiveDate, f64)>) -> TrendSeries {
+        TrendSeries {
+            name: "HbA1c".into(),
+            unit: Some("mmol/mol".into()),
+            points,
+        }
+    }
+
+    fn day(n: u64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 1, 1).expect("a date") + chrono::Days::new(n)
+    }
+
+    #[test]
+    fn trends_are_described_in_words() {
+        let s = series(vec![(day(0), 52.0), (day(300), 48.0)]);
+        let text = describe_trend(&s, |d| d.to_string());
+        assert_eq!(
+            text,
+            "HbA1c: 2 results from 2020-01-01 to 2020-10-27. It went from 52 mmol/mol to 48 mmol/mol; the lowest was 48 mmol/mol and the highest 52 mmol/mol."
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_point_lies_inside_the_chart(values in proptest::collection::vec((0u64..5000, -500.0f64..500.0), 1..40)) {
+            let s = series(values.iter().map(|(d, v)| (day(*d), *v)).collect());
+            let layout = chart_layout(&[s], 600.0, 300.0, 20.0);
+            for (x, y) in &layout.lines[0] {
+                prop_assert!((20.0..=580.0).contains(x), "x {}", x);
+                prop_assert!((20.0 - 1e-9..=280.0 + 1e-9).contains(y), "y {}", y);
+            }
+            prop_assert!(layout.low < layout.high);
         }
     }
 }

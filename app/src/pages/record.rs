@@ -201,15 +201,20 @@ fn ResultTable(group: ResultGroup) -> impl IntoView {
         .results
         .into_iter()
         .flat_map(|entry| match entry.details {
-            EntryDetails::TestResult { values, .. } if !values.is_empty() => values,
-            _ => vec![domain::gp_record::ResultValue {
-                name: entry.title.clone(),
-                amount: domain::gp_record::ResultAmount::Text("No value recorded".to_owned()),
-                unit: None,
-                range: None,
-            }],
+            EntryDetails::TestResult { values, .. } if !values.is_empty() => {
+                values.into_iter().map(|v| (entry.title.clone(), v)).collect::<Vec<_>>()
+            }
+            _ => vec![(
+                entry.title.clone(),
+                domain::gp_record::ResultValue {
+                    name: entry.title.clone(),
+                    amount: domain::gp_record::ResultAmount::Text("No value recorded".to_owned()),
+                    unit: None,
+                    range: None,
+                },
+            )],
         })
-        .map(|value| {
+        .map(|(trend_name, value)| {
             let range = value
                 .range
                 .as_ref()
@@ -218,9 +223,14 @@ fn ResultTable(group: ResultGroup) -> impl IntoView {
                 .unwrap_or_else(|| "Not given".to_owned());
             let flag = value.flag();
             let text = value.value_text();
+            let trend = matches!(value.amount, domain::gp_record::ResultAmount::Number(_))
+                .then(|| format!("/record/test-results/trend?name={}", urlencode(&trend_name)));
             view! {
                 <tr class="nhsuk-table__row">
-                    <td class="nhsuk-table__cell"><RecordText text=value.name.clone()/></td>
+                    <td class="nhsuk-table__cell">
+                        <RecordText text=value.name.clone()/>
+                        {trend.map(|href| view! { <br/><a href=href class="nhsuk-body-s">"See how this has changed"<span class="nhsuk-u-visually-hidden">{format!(": {}", value.name)}</span></a> })}
+                    </td>
                     <td class="nhsuk-table__cell">
                         {text}
                         {flag.map(|f| view! { <br/><strong class="nhsuk-tag nhsuk-tag--red portal-range-flag">{f.label()}</strong> })}
@@ -267,6 +277,11 @@ fn SectionLinks(sections: Vec<Section>, level: AccessLevel) -> impl IntoView {
                 })}
             }.into_any()
         }}
+        <h2>"Take your record with you"</h2>
+        <p>
+            <a href="/record/download" rel="external" download="gp-record.json">"Download your record (FHIR JSON file)"</a>
+            ". This file holds what you can see online, in the format health systems use to share records."
+        </p>
         <p><a href="/access-log">"See who has accessed your record"</a></p>
     }
 }
@@ -347,7 +362,7 @@ fn filter_query(form: &DateFilterForm) -> String {
     .collect()
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -309,4 +309,32 @@ impl GpRecord for LocalGpRecord {
         .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn results_named(
+        &self,
+        patient: PatientRef,
+        name: &str,
+        visibility: Visibility,
+        limit: u32,
+    ) -> Result<Vec<RecordEntry>, PortError> {
+        let (from, hidden) = from_bind(visibility);
+        let sql = format!(
+            "select {ENTRY_COLUMNS} from record_entries e
+             where e.patient_id = $1 {VISIBLE} and e.practice_id = $4
+               and e.section = 'test-results' and e.title = $5
+             order by coalesce(e.event_date, '') desc, e.id desc
+             limit $6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(patient.id.0)
+            .bind(from)
+            .bind(hidden)
+            .bind(patient.practice.0)
+            .bind(name)
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(entry_from_row).collect()
+    }
 }

@@ -111,6 +111,7 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         .route(crate::nhs_login::routes::START_PATH, get(crate::nhs_login::routes::start))
         .route(crate::nhs_login::routes::CALLBACK_PATH, get(crate::nhs_login::routes::callback))
         .route(crate::nhs_login::routes::JWKS_PATH, get(crate::nhs_login::routes::jwks))
+        .route(crate::gp_system::export::DOWNLOAD_PATH, get(crate::gp_system::export::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route(crate::appointments::routes::CALENDAR_PATH, get(crate::appointments::routes::calendar))

@@ -409,6 +409,19 @@ async fn every_section_follows_the_access_level_and_is_logged() {
         "recorded before the start date"
     );
 
+    // A trend: chart (SVG with a description) and the same data as a table.
+    let (status, trend) = page(&app, patient, "/record/test-results/trend?name=HbA1c").await;
+    assert_eq!(status, 200);
+    assert!(
+        trend.contains("<svg") && trend.contains("role=\"img\""),
+        "{trend}"
+    );
+    assert!(
+        trend.contains("HbA1c: one result, 48 mmol/mol on 10 May 2024"),
+        "{trend}"
+    );
+    assert!(trend.contains("<table") && trend.contains("48 mmol/mol"));
+
     // Date filter: a bad date is explained; a good one filters.
     let (_, bad) = page(
         &app,
@@ -516,6 +529,63 @@ async fn hidden_entries_never_reach_the_patient() {
     let (_, body) = page(&app, &app.client, "/record/problems").await;
     assert!(body.contains("Type 2 diabetes"));
     assert_eq!(log_rows(&app, "unhide_record_entry", "allowed").await, 1);
+}
+
+#[tokio::test]
+async fn the_record_downloads_as_a_fhir_bundle_without_hidden_entries() {
+    let app = imported_app().await;
+    let manager = common::client();
+    app.sign_in_with(&manager, MANAGER_A).await;
+    set_level(&app, &manager, "full", ("", "", "")).await;
+    let sarah = app.fixtures.sarah.to_string();
+    let entry = app
+        .count("select id from record_entries where title = 'Type 2 diabetes'")
+        .await
+        .to_string();
+    app.post_form_with(
+        &manager,
+        "/api/hide_record_entry",
+        &[
+            ("patient", &sarah),
+            ("entry", &entry),
+            ("reason", "Third party"),
+        ],
+    )
+    .await;
+    app.sign_in(SARAH).await;
+    let res = app.get("/record/download").await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(common::header(&res, "content-disposition").starts_with("attachment"));
+    assert_eq!(
+        common::header(&res, "content-type"),
+        "application/fhir+json"
+    );
+    let bundle: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let text = bundle.to_string();
+    assert!(text.contains("Penicillin allergy") && text.contains("Clinic letter"));
+    assert!(text.contains("\"referenceRange\""));
+    assert!(
+        !text.contains("Type 2 diabetes"),
+        "hidden entries are not exported"
+    );
+    assert_eq!(log_rows(&app, "export_record", "allowed").await, 1);
+    // The file imports back: it is a FHIR bundle the portal itself reads.
+    let dir = folder("export");
+    let file = write(&dir, "export.json", &bundle);
+    let parsed = server::gp_system::fhir_import::parse_bundle(
+        "export.json",
+        &bundle,
+        chrono::Utc::now().date_naive(),
+    )
+    .expect("a bundle");
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    assert_eq!(parsed.entries.len(), 8);
+    let _ = file;
+
+    // Staff cannot download a patient's record here.
+    let (status, _) = page(&app, &manager, "/record/download").await;
+    assert_ne!(status, 200);
 }
 
 #[tokio::test]
