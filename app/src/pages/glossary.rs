@@ -85,7 +85,7 @@ pub fn GlossaryPage() -> impl IntoView {
                 <div class="nhsuk-inset-text">
                     <span class="nhsuk-u-visually-hidden">"Information: "</span>
                     <p>"We wrote these explanations to help you read your record. They are not advice about your own care: if something in your record worries you, contact your GP practice."</p>
-                    <p>"Each entry says where to check it, so our clinicians can keep it right."</p>
+                    <p>"We wrote them from general medical knowledge. Each one names the source a clinician should check it against."</p>
                 </div>
                 <AToZ/>
             </div>
