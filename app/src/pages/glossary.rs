@@ -205,3 +205,19 @@ fn GlossaryEntry(entry: &'static Entry) -> impl IntoView {
         </dd>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Search;
+
+    #[test]
+    fn the_query_says_whether_anything_was_searched_for() {
+        assert_eq!(Search::from_query(None), Search::None);
+        assert_eq!(Search::from_query(Some(String::new())), Search::Empty);
+        assert_eq!(Search::from_query(Some("  \t".into())), Search::Empty);
+        assert_eq!(
+            Search::from_query(Some(" HbA1c ".into())),
+            Search::For("HbA1c".into())
+        );
+    }
+}
