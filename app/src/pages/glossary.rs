@@ -1,14 +1,14 @@
 //! "Medical words explained" (/glossary): search the glossary of GP-record
 //! jargon and browse it A to Z. Public, and the same for everyone: nothing
 //! here reads patient data, so there is no server function and no access-log
-//! row. The glossary is compiled into the page (domain::glossary), so a
-//! search works as a plain GET form without JavaScript and, once hydrated,
-//! updates the results without reloading the page.
+//! row. The glossary is compiled into the page (domain::glossary), and a
+//! search is a plain GET form, with or without JavaScript. (The router's
+//! `Form` would update the page in place, but it sends the unnamed submit
+//! button too, making `/glossary?q=bd&=`.)
 
 use domain::glossary::{self, Entry};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 /// What someone searched for, as the page understands it.
@@ -55,7 +55,7 @@ pub fn GlossaryPage() -> impl IntoView {
             <div class="nhsuk-grid-column-two-thirds">
                 <h1>"Medical words explained"</h1>
                 <p class="nhsuk-lede-text">"GP records use medical words and short forms. Look one up to see what it means in plain English."</p>
-                <Form method="get" action="/glossary" noscroll=true>
+                <form method="get" action="/glossary">
                     <div class=move || if empty() { "nhsuk-form-group nhsuk-form-group--error" } else { "nhsuk-form-group" }>
                         <label class="nhsuk-label nhsuk-label--s" for="q">"Search for a word or short form"</label>
                         <div class="nhsuk-hint" id="q-hint">"For example, HbA1c, bd or high blood pressure"</div>
@@ -77,7 +77,7 @@ pub fn GlossaryPage() -> impl IntoView {
                         />
                     </div>
                     <button class="nhsuk-button" type="submit">"Search"</button>
-                </Form>
+                </form>
                 {move || match search.get() {
                     Search::For(q) => view! { <SearchResults query=q/> }.into_any(),
                     Search::None | Search::Empty => ().into_any(),
@@ -85,7 +85,7 @@ pub fn GlossaryPage() -> impl IntoView {
                 <div class="nhsuk-inset-text">
                     <span class="nhsuk-u-visually-hidden">"Information: "</span>
                     <p>"We wrote these explanations to help you read your record. They are not advice about your own care: if something in your record worries you, contact your GP practice."</p>
-                    <p>"Each entry says where to check it, so our clinicians can keep it right."</p>
+                    <p>"We wrote them from general medical knowledge. Each one names the source a clinician should check it against."</p>
                 </div>
                 <AToZ/>
             </div>
@@ -121,7 +121,9 @@ fn SearchResults(query: String) -> impl IntoView {
                 .into_iter()
                 .map(|entry| view! {
                     <li>
-                        <a class="nhsuk-link" href=entry.href target="_self">{entry.term}</a>
+                        // To the entry below, on this page: the browser
+                        // just scrolls, keeping the search.
+                        <a class="nhsuk-link" href=format!("#{}", entry.slug) target="_self">{entry.term}</a>
                         " \u{2013} "{entry.explanation}
                     </li>
                 })
@@ -201,5 +203,21 @@ fn GlossaryEntry(entry: &'static Entry) -> impl IntoView {
             {also}
             <p class="nhsuk-body-s portal-glossary__source">{format!("Where to check this: {}", entry.checked_against)}</p>
         </dd>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Search;
+
+    #[test]
+    fn the_query_says_whether_anything_was_searched_for() {
+        assert_eq!(Search::from_query(None), Search::None);
+        assert_eq!(Search::from_query(Some(String::new())), Search::Empty);
+        assert_eq!(Search::from_query(Some("  \t".into())), Search::Empty);
+        assert_eq!(
+            Search::from_query(Some(" HbA1c ".into())),
+            Search::For("HbA1c".into())
+        );
     }
 }

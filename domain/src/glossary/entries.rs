@@ -175,7 +175,7 @@ pub(super) static ENTRIES: &[Entry] = &[
         "The main hormone made by the thyroid gland, measured in a blood test."),
     entry!("crp", "CRP", ["C-reactive protein"], lab_tests!("CRP"),
         "C-reactive protein. A blood test that goes up when there is swelling or infection somewhere in the body."),
-    entry!("esr", "ESR", ["erythrocyte sedimentation rate", "plasma viscosity"], lab_tests!("ESR"),
+    entry!("esr", "ESR", ["erythrocyte sedimentation rate"], lab_tests!("ESR"),
         "A blood test that can show swelling or infection in the body. It does not say where."),
     entry!("inr", "INR", ["international normalised ratio"], lab_tests!("INR"),
         "A blood test of how long your blood takes to clot. It is used to get the right dose of warfarin."),

@@ -26,7 +26,7 @@ fn results(body: &str) -> &str {
 
 /// The entries linked from a piece of the page, in order.
 fn linked_slugs(html: &str) -> Vec<&str> {
-    html.split(r#"href="/glossary#"#)
+    html.split(r##"href="#"##)
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
         .collect()
