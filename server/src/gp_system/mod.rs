@@ -3,6 +3,7 @@
 //! that fills the portal's own copy.
 
 pub mod demo;
+pub mod fhir;
 pub mod fhir_import;
 pub mod import_command;
 pub mod local;
