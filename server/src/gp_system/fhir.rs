@@ -3,7 +3,7 @@
 //!
 //! - The patient is found by NHS number (`Patient?identifier=` with the
 //!   NHS number system), else by the key an earlier `import-fhir` kept for
-//!   them (`Patient/<id>`, or a bundle's `urn:uuid:` as an identifier).
+//!   them (`Patient/<id>`).
 //! - Their AllergyIntolerance, Condition, MedicationRequest,
 //!   MedicationStatement, Immunization, Observation, DiagnosticReport,
 //!   Encounter and DocumentReference come from `?patient=` searches, every
@@ -297,12 +297,9 @@ impl FhirGpRecord {
         .map_err(db_err)?;
         for row in keys {
             let key: String = row.try_get("source_key").map_err(db_err)?;
-            if let Some(uuid) = key.strip_prefix("urn:uuid:") {
-                let found = self.search("Patient", &[("identifier", uuid)]).await?;
-                if let Some(p) = found.into_iter().next() {
-                    return Ok(Some(p));
-                }
-            } else if let Some((_, id)) = key.rsplit_once("Patient/") {
+            // A bundle's urn:uuid keys name nothing on a server; Patient/<id>
+            // keys (from a searchset or a server's export) do.
+            if let Some((_, id)) = key.rsplit_once("Patient/") {
                 let url = format!("{}/Patient/{id}", self.base);
                 if let Some(p) = self.get_json(&url, &[], "Patient read").await? {
                     return Ok(Some(p));
@@ -342,11 +339,13 @@ impl FhirGpRecord {
             }
         });
         let found = futures_util::future::try_join_all(searches).await?;
+        let found: Vec<Value> = found.into_iter().flatten().collect();
+        let people = self.who_recorded(&found).await?;
         let mut entries = vec![json!({ "resource": resource })];
         entries.extend(
             found
                 .into_iter()
-                .flatten()
+                .chain(people)
                 .map(|r| json!({ "resource": r })),
         );
         let bundle = json!({
@@ -372,6 +371,40 @@ impl FhirGpRecord {
             .entries
             .into_iter()
             .map(|p| to_fetched(p, &hidden, fetched_at))
+            .collect())
+    }
+
+    /// The practitioners and organisations the entries refer to (who
+    /// recorded them), read once each, so names show as the importer
+    /// shows them. One that is gone leaves the reference's display.
+    async fn who_recorded(&self, resources: &[Value]) -> Result<Vec<Value>, PortError> {
+        fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("reference")
+                        && ["Practitioner/", "PractitionerRole/", "Organization/"]
+                            .iter()
+                            .any(|p| r.starts_with(p))
+                        && !r.contains(['?', '#'])
+                    {
+                        out.insert(r.clone());
+                    }
+                    map.values().for_each(|x| walk(x, out));
+                }
+                Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut references = std::collections::BTreeSet::new();
+        resources.iter().for_each(|r| walk(r, &mut references));
+        let reads = references.iter().take(100).map(|r| async move {
+            self.get_json(&format!("{}/{r}", self.base), &[], "Practitioner read")
+                .await
+        });
+        Ok(futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
             .collect())
     }
 

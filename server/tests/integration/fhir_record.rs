@@ -1,0 +1,426 @@
+//! The `fhir` GP-system adapter: the same record through `fhir` as through
+//! `local` after `import-fhir` of the same Synthea bundle, paging followed,
+//! and a server that does not answer (or answers 500) giving the patient
+//! the plain message within the timeout.
+//!
+//! The FHIR server here is a small axum server on port 0 holding a real
+//! Synthea bundle's resources, as a FHIR server would after the
+//! transaction (references rewritten to `Type/id`), answering `?patient=`
+//! and `?identifier=` searches a few resources a page with `next` links.
+//! The same checks against helios-hfs run when it is installed.
+
+use crate::common::{self, SARAH, SARAH_NHS, TestApp};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use domain::access::PatientRef;
+use domain::gp_record::{
+    EntryDetails, EntryId, GpRecord, RecordEntry, Section, SectionQuery, Visibility,
+};
+use domain::{PatientId, PracticeId};
+use serde_json::{Value, json};
+use server::config::{GpSystemConfig, GpSystemKind};
+use server::gp_system::fhir::FhirGpRecord;
+use server::gp_system::local::LocalGpRecord;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const SYNTHEA_FILE: &str = "Abdul_Koepp_e925b0f3-8006-43f6-aa31-94bd215e55e7.json";
+const NHS_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+
+fn synthea_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/fhir/synthea-r4")
+}
+
+/// The Synthea bundle, its patient given Sarah's NHS number so both
+/// adapters find her by it.
+fn synthea_bundle_for_sarah() -> Value {
+    let text = std::fs::read_to_string(synthea_dir().join(SYNTHEA_FILE)).expect("synthea bundle");
+    let mut bundle: Value = serde_json::from_str(&text).expect("json");
+    for e in bundle["entry"].as_array_mut().expect("entries") {
+        if e["resource"]["resourceType"] == "Patient" {
+            e["resource"]["identifier"]
+                .as_array_mut()
+                .expect("identifiers")
+                .push(json!({"system": NHS_SYSTEM, "value": SARAH_NHS}));
+        }
+    }
+    bundle
+}
+
+/// The bundle's resources as a server holds them: `urn:uuid:` references
+/// become `Type/id`.
+fn as_stored(bundle: &Value) -> Vec<Value> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    for e in bundle["entry"].as_array().expect("entries") {
+        let r = &e["resource"];
+        if let (Some(full), Some(kind), Some(id)) = (
+            e["fullUrl"].as_str(),
+            r["resourceType"].as_str(),
+            r["id"].as_str(),
+        ) {
+            names.insert(full.to_owned(), format!("{kind}/{id}"));
+        }
+    }
+    fn rewrite(v: &mut Value, names: &HashMap<String, String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get_mut("reference")
+                    && let Some(n) = names.get(r.as_str())
+                {
+                    *r = n.clone();
+                }
+                map.values_mut().for_each(|x| rewrite(x, names));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| rewrite(x, names)),
+            _ => {}
+        }
+    }
+    bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            let mut r = e["resource"].clone();
+            rewrite(&mut r, &names);
+            r
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Answer,
+    Fail,
+}
+
+struct FakeFhir {
+    resources: Vec<Value>,
+    base: std::sync::OnceLock<String>,
+    mode: Mode,
+    requests: AtomicUsize,
+    next_pages: AtomicUsize,
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn matches_search(r: &Value, query: &[(String, String)]) -> bool {
+    query.iter().all(|(k, v)| match k.as_str() {
+        "patient" => ["subject", "patient"]
+            .iter()
+            .any(|f| r[f]["reference"].as_str() == Some(v.as_str())),
+        "identifier" => r["identifier"].as_array().into_iter().flatten().any(|i| {
+            let (system, value) = v.split_once('|').unwrap_or(("", v));
+            i["value"].as_str() == Some(value)
+                && (system.is_empty() || i["system"].as_str() == Some(system))
+        }),
+        _ => true,
+    })
+}
+
+async fn search(
+    State(fake): State<Arc<FakeFhir>>,
+    Path(kind): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    if fake.mode == Mode::Fail {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
+    }
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+    };
+    let count = get("_count").unwrap_or(50);
+    let offset = get("_offset").unwrap_or(0);
+    if offset > 0 {
+        fake.next_pages.fetch_add(1, Ordering::SeqCst);
+    }
+    let found: Vec<&Value> = fake
+        .resources
+        .iter()
+        .filter(|r| r["resourceType"].as_str() == Some(kind.as_str()) && matches_search(r, &query))
+        .collect();
+    let mut links = Vec::new();
+    if offset + count < found.len() {
+        let rest: String = query
+            .iter()
+            .filter(|(k, _)| k != "_offset")
+            .map(|(k, v)| format!("{}={}&", encode(k), encode(v)))
+            .collect();
+        let base = fake.base.get().expect("base");
+        links.push(json!({"relation": "next", "url": format!("{base}/{kind}?{rest}_offset={}", offset + count)}));
+    }
+    let entries: Vec<Value> = found
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(|r| json!({"resource": r, "search": {"mode": "match"}}))
+        .collect();
+    axum::Json(json!({
+        "resourceType": "Bundle", "type": "searchset", "total": found.len(),
+        "link": links, "entry": entries,
+    }))
+    .into_response()
+}
+
+async fn read(
+    State(fake): State<Arc<FakeFhir>>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Response {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    match fake.resources.iter().find(|r| {
+        r["resourceType"].as_str() == Some(kind.as_str()) && r["id"].as_str() == Some(id.as_str())
+    }) {
+        Some(r) => axum::Json(r.clone()).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Starts the fake server; returns its base URL (…/fhir).
+async fn start_fake(resources: Vec<Value>, mode: Mode) -> (String, Arc<FakeFhir>) {
+    let fake = Arc::new(FakeFhir {
+        resources,
+        base: Default::default(),
+        mode,
+        requests: AtomicUsize::new(0),
+        next_pages: AtomicUsize::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/fhir", listener.local_addr().expect("addr"));
+    fake.base.set(base.clone()).expect("once");
+    let router = Router::new()
+        .route("/fhir/{kind}", get(search))
+        .route("/fhir/{kind}/{id}", get(read))
+        .with_state(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, fake)
+}
+
+fn fhir_config(base: &str, timeout_seconds: u64, page_size: u32) -> GpSystemConfig {
+    let mut config = GpSystemConfig::local();
+    config.gp_system = GpSystemKind::Fhir;
+    config.fhir_base_url = Some(base.to_owned());
+    config.fhir_connect_timeout_seconds = 1;
+    config.fhir_timeout_seconds = timeout_seconds;
+    config.fhir_page_size = page_size;
+    config
+}
+
+async fn sarah_ref(app: &TestApp) -> PatientRef {
+    let practice = app
+        .count(&format!(
+            "select practice_id from patients where id = {}",
+            app.fixtures.sarah
+        ))
+        .await;
+    PatientRef {
+        id: PatientId(app.fixtures.sarah.0),
+        practice: PracticeId(practice),
+    }
+}
+
+/// An entry without what differs by adapter: its id (a database row id
+/// or a hash of Type/id), when it was fetched, the source system's name
+/// and the report key its results are grouped by (urn:uuid or Type/id).
+fn comparable(mut e: RecordEntry) -> String {
+    e.id = EntryId(0);
+    e.provenance.fetched_at = chrono::DateTime::UNIX_EPOCH;
+    e.provenance.source_system.clear();
+    if let EntryDetails::TestResult { group_key, .. } = &mut e.details {
+        group_key.clear();
+    }
+    serde_json::to_string(&e).expect("json")
+}
+
+/// Every entry of a section, through every page; and how many pages.
+async fn whole_section(
+    record: &dyn GpRecord,
+    patient: PatientRef,
+    section: Section,
+) -> (Vec<String>, u32) {
+    let mut all = Vec::new();
+    let mut page = 1;
+    loop {
+        let query = SectionQuery {
+            from: None,
+            to: None,
+            page,
+            visibility: Visibility {
+                recorded_from: None,
+                include_hidden: false,
+            },
+        };
+        let got = record
+            .section(patient, section, &query)
+            .await
+            .expect("section");
+        all.extend(got.entries.into_iter().map(comparable));
+        if !got.has_more {
+            break;
+        }
+        page += 1;
+    }
+    all.sort();
+    (all, page)
+}
+
+#[tokio::test]
+async fn the_record_through_fhir_is_the_record_through_local_with_paging_followed() {
+    let app = TestApp::spawn().await;
+    let bundle = synthea_bundle_for_sarah();
+    let dir = std::env::temp_dir().join(format!(
+        "portal-fhir-{}-{}",
+        std::process::id(),
+        common::backend()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("sarah-synthea.json");
+    std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    server::gp_system::fhir_import::import_path(&app.db, "A81001", &file)
+        .await
+        .expect("import");
+    let (base, fake) = start_fake(as_stored(&bundle), Mode::Answer).await;
+    let patient = sarah_ref(&app).await;
+    let local = LocalGpRecord { db: app.db.clone() };
+    // Seven a page: the 94 observations need 14 pages.
+    let fhir = FhirGpRecord::new(app.db.clone(), &fhir_config(&base, 20, 7)).expect("adapter");
+
+    let everyone = Visibility {
+        recorded_from: None,
+        include_hidden: false,
+    };
+    let mut local_summary: Vec<String> = local
+        .summary(patient, everyone)
+        .await
+        .expect("local")
+        .into_iter()
+        .map(comparable)
+        .collect();
+    let mut fhir_summary: Vec<String> = fhir
+        .summary(patient, everyone)
+        .await
+        .expect("fhir")
+        .into_iter()
+        .map(comparable)
+        .collect();
+    local_summary.sort();
+    fhir_summary.sort();
+    assert!(
+        !local_summary.is_empty(),
+        "the Synthea patient has active problems"
+    );
+    assert_eq!(fhir_summary, local_summary, "summary");
+
+    let mut compared = 0;
+    for section in Section::ALL {
+        let (from_local, local_pages) = whole_section(&local, patient, section).await;
+        let (from_fhir, fhir_pages) = whole_section(&fhir, patient, section).await;
+        assert_eq!(from_fhir, from_local, "{section:?}");
+        assert_eq!(fhir_pages, local_pages, "{section:?} pages");
+        compared += from_local.len();
+    }
+    assert!(compared > 100, "compared {compared} entries");
+    assert!(
+        fake.next_pages.load(Ordering::SeqCst) >= 13,
+        "next links followed: {}",
+        fake.next_pages.load(Ordering::SeqCst)
+    );
+
+    // And the portal itself, run with PORTAL_GP_SYSTEM=fhir, shows them.
+    let portal = TestApp::spawn_with(|c| c.gp_system = fhir_config(&base, 20, 50)).await;
+    portal.sign_in(SARAH).await;
+    let res = portal
+        .client
+        .get(portal.url("/record"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.expect("body");
+    for entry in local.summary(patient, everyone).await.expect("local") {
+        let title = entry
+            .title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(html.contains(&title), "the summary page shows {title}");
+    }
+}
+
+/// The portal on the fhir adapter, Sarah signed in, asking for her summary.
+async fn summary_page_within(base: &str, timeout_seconds: u64) -> (u16, String, Duration) {
+    let portal =
+        TestApp::spawn_with(|c| c.gp_system = fhir_config(base, timeout_seconds, 50)).await;
+    portal.sign_in(SARAH).await;
+    let started = Instant::now();
+    let res = portal
+        .client
+        .get(portal.url("/record"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    let status = res.status().as_u16();
+    (status, res.text().await.expect("body"), started.elapsed())
+}
+
+fn says_not_answering(html: &str) -> bool {
+    html.contains("system is not answering. Try again later.")
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_gives_the_plain_message_within_the_timeout() {
+    // Accepts connections (the kernel's backlog) and never replies.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/fhir", silent.local_addr().expect("addr"));
+    let (status, html, took) = summary_page_within(&base, 2).await;
+    assert_ne!(status, 500);
+    assert!(says_not_answering(&html), "{html}");
+    assert!(took < Duration::from_secs(8), "answered after {took:?}");
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_server_error_gives_the_plain_message() {
+    let (base, fake) = start_fake(Vec::new(), Mode::Fail).await;
+    let (status, html, _) = summary_page_within(&base, 5).await;
+    assert_ne!(status, 500);
+    assert!(says_not_answering(&html), "{html}");
+    assert!(
+        fake.requests.load(Ordering::SeqCst) >= 1,
+        "the server was asked"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_gives_the_plain_message() {
+    // A port nobody listens on: refused, retried once, then the message.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let base = format!("http://{port}/fhir");
+    let (status, html, took) = summary_page_within(&base, 5).await;
+    assert_ne!(status, 500);
+    assert!(says_not_answering(&html), "{html}");
+    assert!(took < Duration::from_secs(8), "answered after {took:?}");
+}
