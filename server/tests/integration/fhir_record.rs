@@ -424,3 +424,196 @@ async fn a_server_that_is_down_gives_the_plain_message() {
     assert!(says_not_answering(&html), "{html}");
     assert!(took < Duration::from_secs(8), "answered after {took:?}");
 }
+
+// ---- Against helios-hfs, a real FHIR R4 server, when it is installed ----
+
+pub const SKIPPED: &str =
+    "FHIR suite SKIPPED: helios-hfs not installed (scripts/install-fhir-server)";
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn hfs_binary() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new(repo_root().join("scripts/install-fhir-server"))
+        .arg("--path")
+        .output()
+        .ok()?;
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    path.is_file().then_some(path)
+}
+
+struct Hfs {
+    base: String,
+    _child: tokio::process::Child,
+    _dir: std::path::PathBuf,
+}
+
+/// hfs on a free loopback port with a temporary data folder and SQLite
+/// file; stopped when dropped.
+async fn start_hfs(binary: &std::path::Path) -> Hfs {
+    let dir = std::env::temp_dir().join(format!(
+        "portal-hfs-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    ));
+    let data = dir.join("data");
+    let prepared = std::process::Command::new(repo_root().join("scripts/fhir-server"))
+        .arg("--data")
+        .arg(&data)
+        .status()
+        .expect("scripts/fhir-server --data");
+    assert!(prepared.success(), "hfs data files written");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(binary)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--base-url",
+            &base,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--database-url")
+        .arg(dir.join("hfs.db"))
+        .args(["--log-level", "warn"])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start hfs");
+    let http = reqwest::Client::new();
+    for _ in 0..240 {
+        if let Ok(r) = http.get(format!("{base}/metadata")).send().await
+            && r.status().is_success()
+        {
+            return Hfs {
+                base,
+                _child: child,
+                _dir: dir,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("helios-hfs did not answer {base}/metadata within 120 seconds");
+}
+
+async fn post_transaction(hfs: &Hfs, bundle: &Value) {
+    let res = reqwest::Client::new()
+        .post(&hfs.base)
+        .header("content-type", "application/fhir+json")
+        .header("accept", "application/fhir+json")
+        .body(serde_json::to_vec(bundle).expect("json"))
+        .send()
+        .await
+        .expect("post bundle");
+    let status = res.status();
+    assert!(
+        status.is_success(),
+        "hfs took the transaction: {status} {}",
+        res.text().await.unwrap_or_default()
+    );
+}
+
+/// A few HL7 R4 examples about Patient/example, from the specification's
+/// npm package (unpacked by scripts/fhir-server).
+fn hl7_examples() -> Vec<Value> {
+    let cache = std::env::var("PORTAL_TOOLS_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/gp-portal")
+        });
+    let package = cache.join("hl7.fhir.r4.examples-4.0.1/package");
+    [
+        "Patient-example",
+        "AllergyIntolerance-example",
+        "AllergyIntolerance-fishallergy",
+        "Condition-example",
+        "Condition-stroke",
+        "Observation-blood-pressure",
+        "Observation-bmi",
+        "Observation-body-temperature",
+        "Observation-heart-rate",
+        "Immunization-example",
+    ]
+    .iter()
+    .map(|name| {
+        let text =
+            std::fs::read_to_string(package.join(format!("{name}.json"))).expect("HL7 example");
+        serde_json::from_str(&text).expect("json")
+    })
+    .collect()
+}
+
+async fn same_record(local: &LocalGpRecord, fhir: &FhirGpRecord, patient: PatientRef) -> usize {
+    let mut compared = 0;
+    for section in Section::ALL {
+        let (from_local, local_pages) = whole_section(local, patient, section).await;
+        let (from_fhir, fhir_pages) = whole_section(fhir, patient, section).await;
+        assert_eq!(from_fhir, from_local, "{section:?}");
+        assert_eq!(fhir_pages, local_pages, "{section:?} pages");
+        compared += from_local.len();
+    }
+    compared
+}
+
+#[tokio::test]
+async fn against_helios_hfs_the_record_is_the_same_through_fhir_and_local() {
+    let Some(binary) = hfs_binary() else {
+        eprintln!("\n********\n{SKIPPED}\n********\n");
+        return;
+    };
+    let hfs = start_hfs(&binary).await;
+    let app = TestApp::spawn().await;
+    let dir = std::env::temp_dir().join(format!(
+        "portal-hfs-import-{}-{}",
+        std::process::id(),
+        common::backend()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+
+    // Synthea, as Sarah (matched by NHS number both ways).
+    let synthea = synthea_bundle_for_sarah();
+    post_transaction(&hfs, &synthea).await;
+    let file = dir.join("synthea.json");
+    std::fs::write(&file, serde_json::to_vec(&synthea).expect("json")).expect("write");
+    // HL7 examples: PUT with their ids on the server; the same resources as
+    // a collection for the local import, keyed Type/id.
+    let examples = hl7_examples();
+    let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": examples.iter().map(|r| json!({
+        "resource": r,
+        "request": {"method": "PUT", "url": format!("{}/{}", r["resourceType"].as_str().expect("type"), r["id"].as_str().expect("id"))},
+    })).collect::<Vec<_>>()});
+    post_transaction(&hfs, &transaction).await;
+    let collection = json!({"resourceType": "Bundle", "type": "collection",
+        "entry": examples.iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()});
+    std::fs::write(
+        dir.join("z-hl7.json"),
+        serde_json::to_vec(&collection).expect("json"),
+    )
+    .expect("write");
+    server::gp_system::fhir_import::import_path(&app.db, "A81001", &dir)
+        .await
+        .expect("import");
+
+    let local = LocalGpRecord { db: app.db.clone() };
+    let fhir = FhirGpRecord::new(app.db.clone(), &fhir_config(&hfs.base, 30, 10)).expect("adapter");
+    let sarah = sarah_ref(&app).await;
+    let compared = same_record(&local, &fhir, sarah).await;
+    assert!(compared > 100, "Synthea entries compared: {compared}");
+
+    let example_patient = app
+        .count("select patient_id from record_patient_sources where source_key = 'Patient/example'")
+        .await;
+    let example = PatientRef {
+        id: PatientId(example_patient),
+        practice: sarah.practice,
+    };
+    let compared = same_record(&local, &fhir, example).await;
+    assert!(compared >= 3, "HL7 example entries compared: {compared}");
+}
