@@ -617,3 +617,74 @@ async fn against_helios_hfs_the_record_is_the_same_through_fhir_and_local() {
     let compared = same_record(&local, &fhir, example).await;
     assert!(compared >= 3, "HL7 example entries compared: {compared}");
 }
+
+#[tokio::test]
+async fn an_entry_staff_hide_never_reaches_the_patient_through_fhir() {
+    let app = TestApp::spawn().await;
+    let bundle = synthea_bundle_for_sarah();
+    let (base, _fake) = start_fake(as_stored(&bundle), Mode::Answer).await;
+    let patient = sarah_ref(&app).await;
+    let fhir = FhirGpRecord::new(app.db.clone(), &fhir_config(&base, 20, 50)).expect("adapter");
+    let manager = domain::AccountId(
+        app.count(&format!(
+            "select id from accounts where email = '{}'",
+            common::MANAGER_A
+        ))
+        .await,
+    );
+    let patient_view = Visibility {
+        recorded_from: None,
+        include_hidden: false,
+    };
+    let query = |visibility| SectionQuery {
+        from: None,
+        to: None,
+        page: 1,
+        visibility,
+    };
+    let before = fhir
+        .section(patient, Section::Immunisations, &query(patient_view))
+        .await
+        .expect("section");
+    let target = before
+        .entries
+        .first()
+        .expect("Synthea immunisations")
+        .clone();
+
+    assert!(
+        fhir.set_hidden(patient, target.id, Some("About a third party"), manager)
+            .await
+            .expect("hide")
+    );
+    assert!(
+        !fhir
+            .set_hidden(patient, EntryId(12345), Some("x"), manager)
+            .await
+            .expect("hide"),
+        "an entry that is not this patient's"
+    );
+    let after = fhir
+        .section(patient, Section::Immunisations, &query(patient_view))
+        .await
+        .expect("section");
+    assert_eq!(after.entries.len(), before.entries.len() - 1);
+    assert!(after.entries.iter().all(|e| e.id != target.id));
+    let staff = fhir
+        .section(patient, Section::Immunisations, &query(Visibility::STAFF))
+        .await
+        .expect("section");
+    assert!(staff.entries.iter().any(|e| e.id == target.id && e.hidden));
+
+    // Shown again.
+    assert!(
+        fhir.set_hidden(patient, target.id, None, manager)
+            .await
+            .expect("show")
+    );
+    let shown = fhir
+        .section(patient, Section::Immunisations, &query(patient_view))
+        .await
+        .expect("section");
+    assert_eq!(shown.entries.len(), before.entries.len());
+}
