@@ -57,6 +57,10 @@ pub const RECORD_RESOURCES: [&str; 9] = [
 /// Pages followed per search before the server is judged to be looping.
 const MAX_PAGES: usize = 2_000;
 
+/// The most one answer may hold: a page of a search, never a whole
+/// record, so a broken server cannot make the portal hold gigabytes.
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
 pub struct FhirGpRecord {
     db: Db,
     local: LocalGpRecord,
@@ -191,10 +195,21 @@ impl FhirGpRecord {
             if !status.is_success() {
                 return Err(not_answering(format!("{what} answered {status}")));
             }
-            let body = response
-                .bytes()
+            let mut response = response;
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
                 .await
-                .map_err(|e| not_answering(format!("{what}: {}", e.without_url())))?;
+                .map_err(|e| not_answering(format!("{what}: {}", e.without_url())))?
+            {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_RESPONSE_BYTES {
+                    return Err(not_answering(format!(
+                        "{what} answered more than {} MB in one page",
+                        MAX_RESPONSE_BYTES / (1024 * 1024)
+                    )));
+                }
+            }
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 not_answering(format!("{what} answered with something not JSON: {e}"))
             })?;
