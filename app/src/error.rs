@@ -25,6 +25,8 @@ pub enum PortalError {
     IdentityCheckRequired,
     #[error("Enter the code from your authenticator app first.")]
     SecondFactorRequired,
+    #[error("Your GP practice's system is not answering. Try again later.")]
+    GpSystemNotAnswering,
 }
 
 impl FromServerFnError for PortalError {
@@ -46,6 +48,9 @@ impl From<domain::ports::PortError> for PortalError {
     /// by a plain message.
     fn from(err: domain::ports::PortError) -> Self {
         tracing::error!(cause = %err, "a port failed");
+        if err.is_not_answering() {
+            return PortalError::GpSystemNotAnswering;
+        }
         PortalError::Unavailable
     }
 }

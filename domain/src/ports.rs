@@ -28,7 +28,22 @@ impl PortError {
     pub fn new(cause: impl std::fmt::Display) -> Self {
         Self(cause.to_string())
     }
+
+    /// A remote system (the practice's clinical system) that did not
+    /// answer in time or answered with an error: the person is told to try
+    /// again later, unlike a fault of the portal itself.
+    pub fn not_answering(cause: impl std::fmt::Display) -> Self {
+        Self(format!("{NOT_ANSWERING}{cause}"))
+    }
+
+    pub fn is_not_answering(&self) -> bool {
+        self.0.starts_with(NOT_ANSWERING)
+    }
 }
+
+/// The prefix that marks [`PortError::not_answering`]; PortError stays one
+/// string so every adapter's `PortError::new` keeps working.
+const NOT_ANSWERING: &str = "remote system not answering: ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInOutcome {

@@ -565,10 +565,7 @@ async fn main() {
         "  patients booked: {}, found none left: {}, unexpected answers: {}, gave up: {}",
         tally.booked, tally.none_left, tally.unexpected, tally.gave_up
     );
-    println!(
-        "  \"just been taken\" answers: {}",
-        tally.taken_answers
-    );
+    println!("  \"just been taken\" answers: {}", tally.taken_answers);
     println!("slots filled: {filled} of {released}");
     println!("double bookings (slots booked more than once): {double}");
     println!("patients holding more than one booking: {holding_two}");

@@ -124,6 +124,82 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub nhs_login: crate::nhs_login::NhsLoginConfig,
+
+    #[command(flatten)]
+    pub gp_system: GpSystemConfig,
+}
+
+/// Where the GP record comes from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpSystemKind {
+    /// The portal's own database (filled by `portal import-fhir`).
+    Local,
+    /// The practice's FHIR R4 server, read on each view.
+    Fhir,
+}
+
+/// The practice's clinical system. With `fhir`, the record is read from
+/// the FHIR R4 server at PORTAL_FHIR_BASE_URL; the practice's online-access
+/// settings and hidden entries stay in the portal's database.
+#[derive(Args, Clone)]
+pub struct GpSystemConfig {
+    #[arg(long, env = "PORTAL_GP_SYSTEM", value_enum, default_value = "local")]
+    pub gp_system: GpSystemKind,
+
+    /// Base URL of the FHIR R4 server, e.g. https://gp.example.nhs.uk/fhir.
+    #[arg(long, env = "PORTAL_FHIR_BASE_URL")]
+    pub fhir_base_url: Option<String>,
+
+    /// Value of the Authorization header sent to the FHIR server, e.g.
+    /// "Bearer <token>". Never logged.
+    #[arg(long, env = "PORTAL_FHIR_AUTHORIZATION", hide_env_values = true)]
+    pub fhir_authorization: Option<SecretString>,
+
+    /// Seconds to wait for the FHIR server to accept a connection.
+    #[arg(long, env = "PORTAL_FHIR_CONNECT_TIMEOUT_SECONDS", default_value_t = 3)]
+    pub fhir_connect_timeout_seconds: u64,
+
+    /// Seconds a whole record read may take (every search and page of it)
+    /// before the patient is told the practice's system is not answering.
+    #[arg(long, env = "PORTAL_FHIR_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub fhir_timeout_seconds: u64,
+
+    /// Resources asked for per page of a search (the server may send fewer).
+    #[arg(long, env = "PORTAL_FHIR_PAGE_SIZE", default_value_t = 200)]
+    pub fhir_page_size: u32,
+}
+
+impl GpSystemConfig {
+    /// The record in the portal's own database.
+    pub fn local() -> Self {
+        Self {
+            gp_system: GpSystemKind::Local,
+            fhir_base_url: None,
+            fhir_authorization: None,
+            fhir_connect_timeout_seconds: 3,
+            fhir_timeout_seconds: 10,
+            fhir_page_size: 200,
+        }
+    }
+}
+
+impl fmt::Debug for GpSystemConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GpSystemConfig")
+            .field("gp_system", &self.gp_system)
+            .field("fhir_base_url", &self.fhir_base_url)
+            .field(
+                "fhir_authorization",
+                &self.fhir_authorization.as_ref().map(|_| "[set]"),
+            )
+            .field(
+                "fhir_connect_timeout_seconds",
+                &self.fhir_connect_timeout_seconds,
+            )
+            .field("fhir_timeout_seconds", &self.fhir_timeout_seconds)
+            .field("fhir_page_size", &self.fhir_page_size)
+            .finish()
+    }
 }
 
 /// How the mail server is reached: STARTTLS upgrades a plain connection
@@ -319,6 +395,7 @@ impl fmt::Debug for ServeConfig {
                 &self.appointment_reminder_hours,
             )
             .field("email", &self.email)
+            .field("gp_system", &self.gp_system)
             .finish()
     }
 }

@@ -24,7 +24,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 /// One place, so they can be explained (the jargon glossary) in one place.
 #[component]
 pub fn RecordText(#[prop(into)] text: String) -> impl IntoView {
-    view! { <span class="portal-record-text">{text}</span> }
+    view! { <span class="portal-record-text"><crate::glossary_text::GlossaryText text/></span> }
 }
 
 async fn own_patient() -> Result<PatientId, PortalError> {

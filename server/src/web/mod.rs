@@ -84,9 +84,11 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         outbox.spawn_worker();
     }
     let ports = stores::ports(&db, &outbox, limits, &config);
+    let gp_record = crate::gp_system::fhir::choose(&db, &config.gp_system)?;
     let nhs_login = crate::nhs_login::NhsLogin::from_config(&config.nhs_login, &config.public_url)?
         .map(Arc::new);
     let mut ports = ports;
+    ports.gp_record = gp_record;
     ports.sign_in_options.nhs_login = nhs_login.is_some();
     let state = AppState {
         leptos_options: leptos_options.clone(),

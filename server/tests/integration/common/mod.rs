@@ -109,6 +109,7 @@ pub fn serve_config(url: &str) -> ServeConfig {
         appointment_reminder_hours: 24,
         email: server::config::EmailConfig::development(),
         nhs_login: server::nhs_login::NhsLoginConfig::disabled(),
+        gp_system: server::config::GpSystemConfig::local(),
     }
 }
 
