@@ -9,6 +9,7 @@ use crate::components::{
     BackLink, DateInput, ErrorSummary, ProblemPanel, long_date, long_date_time,
 };
 use crate::error::PortalError;
+use crate::glossary_text::GlossaryText;
 use crate::record_api::{Online, record_document, record_section, record_summary};
 use domain::PatientId;
 use domain::forms::FormFeedback;
@@ -24,7 +25,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 /// One place, so they can be explained (the jargon glossary) in one place.
 #[component]
 pub fn RecordText(#[prop(into)] text: String) -> impl IntoView {
-    view! { <span class="portal-record-text"><crate::glossary_text::GlossaryText text/></span> }
+    view! { <span class="portal-record-text"><GlossaryText text/></span> }
 }
 
 async fn own_patient() -> Result<PatientId, PortalError> {

@@ -633,6 +633,26 @@ impl GpRecord for FhirGpRecord {
             }))
     }
 
+    async fn results_named(
+        &self,
+        patient: PatientRef,
+        name: &str,
+        visibility: Visibility,
+        limit: u32,
+    ) -> Result<Vec<RecordEntry>, PortError> {
+        // As the local adapter answers it: one test's results, newest first.
+        let mut results: Vec<RecordEntry> = self
+            .visible(patient, visibility)
+            .await?
+            .into_iter()
+            .map(|f| f.entry)
+            .filter(|e| e.section == Section::TestResults && e.title == name)
+            .collect();
+        results.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.id.0.cmp(&a.id.0)));
+        results.truncate(limit as usize);
+        Ok(results)
+    }
+
     async fn recent_entries(
         &self,
         patient: PatientRef,
