@@ -28,7 +28,7 @@ test('the demo patient reads every section of her record', async ({ page }) => {
   await expect(main.getByRole('heading', { name: 'Penicillin allergy' })).toBeVisible();
   await expect(main.getByRole('heading', { name: 'Metformin 500mg tablets' })).toBeVisible();
   await expect(main.getByRole('heading', { name: 'Type 2 diabetes' })).toBeVisible();
-  await expect(main.getByText('One tablet b.d. with meals')).toBeVisible();
+  await expect(main.getByText(/One tablet b\.d\./).first()).toBeVisible();
   await expect(main.getByText('Riverside Surgery clinical system (demo)').first()).toBeVisible();
 
   // And the codes are there on demand
@@ -54,7 +54,8 @@ test('the demo patient reads every section of her record', async ({ page }) => {
   // And a document opens with its text
   await page.getByRole('link', { name: 'Read this document' }).first().click();
   await expect(page.getByRole('heading', { level: 1, name: 'Letter from the diabetes clinic' })).toBeVisible();
-  await expect(main.getByText('Her HbA1c has come down')).toBeVisible();
+  await expect(main.getByText(/Her HbA1c.*has come down/).first()).toBeVisible();
+  await expect(main.getByRole('link', { name: 'HbA1c (what this means)' }).first()).toBeVisible();
   await waitForHydration(page);
   await expectNoAxeViolations(page);
 
@@ -133,4 +134,17 @@ test('a clinician hides an entry and the patient no longer sees it', async ({ pa
   await page.getByRole('button', { name: 'Find patient' }).click();
   await page.getByRole('row', { name: new RegExp(entry) }).getByRole('button', { name: /Show online/ }).click();
   await expect(page.getByText('The entry is visible in this patient')).toBeVisible();
+});
+
+test('a medical word in the record links to its plain-English explanation', async ({ page }) => {
+  // Given Sarah is reading her record
+  await signIn(page, accounts.sarah);
+  await open(page, '/record', 'Your GP record');
+  // When she follows the link on "b.d." in how to take her metformin
+  await page.getByRole('main').getByRole('link', { name: 'b.d. (what this means)' }).first().click();
+  // Then the glossary opens at that entry
+  await expect(page).toHaveURL(/\/glossary#b-d$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Medical words explained' })).toBeVisible();
+  await expect(page.locator('#b-d')).toBeVisible();
+  await expectNoAxeViolations(page);
 });

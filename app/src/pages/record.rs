@@ -23,6 +23,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Clinical words from the record (entry names, notes, doses, letters).
 /// One place, so they can be explained (the jargon glossary) in one place.
+/// Headings stay plain text: a link inside a heading would make the
+/// heading's name "Penicillin (what this means) allergy" for a screen
+/// reader, and the same words are explained in the entry below.
+#[component]
+pub fn RecordTitle(#[prop(into)] text: String) -> impl IntoView {
+    view! { <span class="portal-record-text">{text}</span> }
+}
+
 #[component]
 pub fn RecordText(#[prop(into)] text: String) -> impl IntoView {
     view! { <span class="portal-record-text"><GlossaryText text/></span> }
@@ -176,7 +184,7 @@ fn EntryCard(entry: RecordEntry) -> impl IntoView {
     view! {
         <div class="nhsuk-card portal-record-entry">
             <div class="nhsuk-card__content">
-                <h3 class="nhsuk-card__heading nhsuk-heading-s"><RecordText text=title/></h3>
+                <h3 class="nhsuk-card__heading nhsuk-heading-s"><RecordTitle text=title/></h3>
                 <dl class="nhsuk-summary-list">
                     {details_rows(&entry)}
                     {entry.note.clone().map(|n| view! { <Row key="Notes"><RecordText text=n/></Row> })}
@@ -243,7 +251,7 @@ fn ResultTable(group: ResultGroup) -> impl IntoView {
         .collect_view();
     view! {
         <section class="portal-result-group">
-            <h2 class="nhsuk-heading-m"><RecordText text=heading.clone()/></h2>
+            <h2 class="nhsuk-heading-m"><RecordTitle text=heading.clone()/></h2>
             <table class="nhsuk-table">
                 <caption class="nhsuk-table__caption nhsuk-u-visually-hidden">{heading}</caption>
                 <thead class="nhsuk-table__head">
@@ -510,7 +518,7 @@ pub fn RecordDocumentPage() -> impl IntoView {
                     Ok(Online::Shown(doc)) => {
                         let title = doc.entry.title.clone();
                         view! {
-                            <h1><RecordText text=title/></h1>
+                            <h1><RecordTitle text=title/></h1>
                             <dl class="nhsuk-summary-list">
                                 {details_rows(&doc.entry)}
                                 {provenance_rows(&doc.entry)}

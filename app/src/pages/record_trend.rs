@@ -10,7 +10,7 @@
 use crate::CurrentUser;
 use crate::components::{BackLink, ProblemPanel, long_date};
 use crate::error::PortalError;
-use crate::pages::record::RecordText;
+use crate::pages::record::{RecordText, RecordTitle};
 use crate::record_api::{Online, record_trend};
 use domain::gp_record::{TrendSeries, chart_layout, describe_trend, number, trend_series};
 use leptos::prelude::*;
@@ -69,7 +69,7 @@ fn TrendChart(series: Vec<TrendSeries>, title: String) -> impl IntoView {
                 <text x=MARGIN + 4.0 y=HEIGHT - MARGIN + 20.0 class="portal-trend__label">{low}</text>
                 {lines}
             </svg>
-            <figcaption><RecordText text=description/></figcaption>
+            <figcaption><RecordTitle text=description/></figcaption>
         </figure>
     }
 }
@@ -92,7 +92,7 @@ pub fn RecordTrendPage() -> impl IntoView {
     view! {
         <Title text=move || format!("{} over time", name())/>
         <BackLink href="/record/test-results" text="Back to your test results"/>
-        <h1>{move || view! { <RecordText text=name()/> }}" over time"</h1>
+        <h1>{move || view! { <RecordTitle text=name()/> }}" over time"</h1>
         <Suspense>
             {move || Suspend::new(async move {
                 match data.await {
