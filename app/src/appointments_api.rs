@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use crate::api::send_back;
 #[cfg(feature = "ssr")]
-use crate::guard::{check_signed_in, details_rule, ports, read_patient_data, refuse};
+use crate::guard::{
+    authorize_or_refuse, check_signed_in, details_rule, ports, read_patient_data, refuse,
+};
 
 /// What the find page shows: the slots, or why the filters were refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,35 +79,6 @@ fn practice_of(actor: &domain::Actor) -> Result<domain::PracticeId, PortalError>
     actor
         .practice
         .ok_or_else(|| refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden))
-}
-
-/// A patient's own record, authorized, or a refusal written to it.
-#[cfg(feature = "ssr")]
-async fn authorize_own(
-    ctx: &domain::ports::RequestContext,
-    actor: &domain::Actor,
-    owner: domain::access::PatientRef,
-    action: domain::access_log::RecordAction,
-) -> Result<domain::access::PatientRef, PortalError> {
-    use domain::access::authorize_patient;
-    use domain::access_log::{NewAccessLogEntry, Outcome};
-    if authorize_patient(actor, owner) != domain::Decision::Allow {
-        ports()?
-            .access_log
-            .record(NewAccessLogEntry {
-                practice: owner.practice,
-                patient: owner.id,
-                actor: Some(actor.account),
-                actor_role: actor.role,
-                acting_for: actor.acting_for,
-                action,
-                outcome: Outcome::Refused,
-                request_id: ctx.request_id.clone(),
-            })
-            .await?;
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    }
-    Ok(owner)
 }
 
 /// Slots kept in the session for the page after a redirect: one line each.
@@ -336,11 +309,12 @@ pub async fn book_appointment(
     let Some(owner) = ports.directory.patient_ref(patient).await? else {
         return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
     };
-    let owner = authorize_own(
+    let owner = authorize_or_refuse(
         &ctx,
         &actor,
         owner,
         domain::access_log::RecordAction::BookAppointment,
+        details_rule,
     )
     .await?;
     let booking = NewBooking {
@@ -394,11 +368,12 @@ pub async fn cancel_appointment(
     let Some(owner) = appointments.appointment_patient(appointment).await? else {
         return Err(refuse(http::StatusCode::NOT_FOUND, PortalError::NotFound));
     };
-    let owner = authorize_own(
+    let owner = authorize_or_refuse(
         &ctx,
         &actor,
         owner,
         domain::access_log::RecordAction::CancelAppointment,
+        details_rule,
     )
     .await?;
     match appointments
@@ -660,11 +635,12 @@ pub async fn book_for_patient(
         );
         return send_back(&ctx, feedback, &page).await;
     };
-    let patient = authorize_own(
+    let patient = authorize_or_refuse(
         &ctx,
         &actor,
         patient,
         domain::access_log::RecordAction::BookAppointmentOnBehalf,
+        details_rule,
     )
     .await?;
     let date = ports

@@ -99,28 +99,66 @@ pub async fn read_patient_data<T, Fut>(
 where
     Fut: Future<Output = Result<Option<T>, PortError>>,
 {
-    let ports = ports()?;
-    // An unknown patient and a forbidden one look the same from outside.
-    let Some(patient_ref) = ports.directory.patient_ref(patient).await? else {
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    };
-    let entry = |outcome| NewAccessLogEntry {
-        practice: patient_ref.practice,
-        patient: patient_ref.id,
-        actor: Some(actor.account),
-        actor_role: actor.role,
-        acting_for: actor.acting_for,
-        action,
-        outcome,
-        request_id: ctx.request_id.clone(),
-    };
-    if rule(actor, patient_ref) != Decision::Allow {
-        ports.access_log.record(entry(Outcome::Refused)).await?;
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    }
+    let patient_ref = authorize_patient_id(ctx, actor, patient, action, rule).await?;
     let data = read(patient_ref).await?.ok_or(PortalError::NotFound)?;
-    ports.access_log.record(entry(Outcome::Allowed)).await?;
+    log_access(ctx, actor, patient_ref, action, Outcome::Allowed).await?;
     Ok(data)
+}
+
+/// Writes one row of `patient`'s access log: `actor` did (or was refused)
+/// `action` in this request.
+pub async fn log_access(
+    ctx: &RequestContext,
+    actor: &Actor,
+    patient: PatientRef,
+    action: RecordAction,
+    outcome: Outcome,
+) -> Result<(), PortalError> {
+    ports()?
+        .access_log
+        .record(NewAccessLogEntry {
+            practice: patient.practice,
+            patient: patient.id,
+            actor: Some(actor.account),
+            actor_role: actor.role,
+            acting_for: actor.acting_for,
+            action,
+            outcome,
+            request_id: ctx.request_id.clone(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// `patient` when `rule` allows `actor` to do `action`; otherwise the
+/// refusal is written to the patient's access log and the answer is 403.
+pub async fn authorize_or_refuse(
+    ctx: &RequestContext,
+    actor: &Actor,
+    patient: PatientRef,
+    action: RecordAction,
+    rule: PatientRule,
+) -> Result<PatientRef, PortalError> {
+    if rule(actor, patient) == Decision::Allow {
+        return Ok(patient);
+    }
+    log_access(ctx, actor, patient, action, Outcome::Refused).await?;
+    Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden))
+}
+
+/// As [`authorize_or_refuse`], for a patient known only by id.
+pub async fn authorize_patient_id(
+    ctx: &RequestContext,
+    actor: &Actor,
+    patient: PatientId,
+    action: RecordAction,
+    rule: PatientRule,
+) -> Result<PatientRef, PortalError> {
+    // An unknown patient and a forbidden one look the same from outside.
+    let Some(found) = ports()?.directory.patient_ref(patient).await? else {
+        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
+    };
+    authorize_or_refuse(ctx, actor, found, action, rule).await
 }
 
 /// Rule for personal details: see [`authorize_patient`].

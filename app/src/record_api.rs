@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use crate::guard::{check_signed_in, ports, refuse};
+use crate::guard::{authorize_patient_id, check_signed_in, log_access, ports, refuse};
 
 /// What a patient asked for, or that their practice has not put it online.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,35 +49,16 @@ async fn read_own_record<T, Fut>(
 where
     Fut: std::future::Future<Output = Result<Option<T>, domain::ports::PortError>>,
 {
-    use domain::access::authorize_patient;
-    use domain::access_log::{NewAccessLogEntry, Outcome};
+    use domain::access_log::Outcome;
+    let found = authorize_patient_id(ctx, actor, patient, action, own_record_rule).await?;
     let ports = ports()?;
-    let Some(found) = ports.directory.patient_ref(patient).await? else {
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    };
-    let log = |outcome| NewAccessLogEntry {
-        practice: found.practice,
-        patient: found.id,
-        actor: Some(actor.account),
-        actor_role: actor.role,
-        acting_for: actor.acting_for,
-        action,
-        outcome,
-        request_id: ctx.request_id.clone(),
-    };
-    let own = actor.role.has(domain::Permission::ViewOwnRecord)
-        && authorize_patient(actor, found) == domain::Decision::Allow;
-    if !own {
-        ports.access_log.record(log(Outcome::Refused)).await?;
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    }
     let settings = ports.gp_record.settings(found).await?;
     if !settings.level.allows(view) {
-        ports.access_log.record(log(Outcome::Refused)).await?;
+        log_access(ctx, actor, found, action, Outcome::Refused).await?;
         return Ok(Online::NotOnline(settings.level));
     }
     let data = read(found, settings).await?.ok_or(PortalError::NotFound)?;
-    ports.access_log.record(log(Outcome::Allowed)).await?;
+    log_access(ctx, actor, found, action, Outcome::Allowed).await?;
     Ok(Online::Shown(data))
 }
 
@@ -186,64 +167,27 @@ pub async fn record_trend(
     .await
 }
 
-/// Authorizes a clinician or practice manager for a patient of their own
-/// practice; a refusal is written to that patient's access log.
+/// The patient themselves (or someone acting for them) reading their record.
 #[cfg(feature = "ssr")]
-async fn authorize_staff(
-    ctx: &domain::ports::RequestContext,
-    actor: &domain::Actor,
-    patient: PatientId,
-    action: domain::access_log::RecordAction,
-) -> Result<domain::access::PatientRef, PortalError> {
-    use domain::access::authorize_patient;
-    use domain::access_log::{NewAccessLogEntry, Outcome};
-    let ports = ports()?;
-    let Some(found) = ports.directory.patient_ref(patient).await? else {
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    };
-    if !actor.role.has(domain::Permission::ManageOnlineRecordAccess)
-        || authorize_patient(actor, found) != domain::Decision::Allow
-    {
-        ports
-            .access_log
-            .record(NewAccessLogEntry {
-                practice: found.practice,
-                patient: found.id,
-                actor: Some(actor.account),
-                actor_role: actor.role,
-                acting_for: actor.acting_for,
-                action,
-                outcome: Outcome::Refused,
-                request_id: ctx.request_id.clone(),
-            })
-            .await?;
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
+fn own_record_rule(actor: &domain::Actor, patient: domain::access::PatientRef) -> domain::Decision {
+    if actor.role.has(domain::Permission::ViewOwnRecord) {
+        domain::access::authorize_patient(actor, patient)
+    } else {
+        domain::Decision::Forbidden
     }
-    Ok(found)
 }
 
+/// A clinician or practice manager, for a patient of their own practice.
 #[cfg(feature = "ssr")]
-async fn log_allowed(
-    ctx: &domain::ports::RequestContext,
+fn staff_record_rule(
     actor: &domain::Actor,
-    found: domain::access::PatientRef,
-    action: domain::access_log::RecordAction,
-) -> Result<(), PortalError> {
-    use domain::access_log::{NewAccessLogEntry, Outcome};
-    ports()?
-        .access_log
-        .record(NewAccessLogEntry {
-            practice: found.practice,
-            patient: found.id,
-            actor: Some(actor.account),
-            actor_role: actor.role,
-            acting_for: actor.acting_for,
-            action,
-            outcome: Outcome::Allowed,
-            request_id: ctx.request_id.clone(),
-        })
-        .await?;
-    Ok(())
+    patient: domain::access::PatientRef,
+) -> domain::Decision {
+    if actor.role.has(domain::Permission::ManageOnlineRecordAccess) {
+        domain::access::authorize_patient(actor, patient)
+    } else {
+        domain::Decision::Forbidden
+    }
 }
 
 /// How many recent entries staff see to choose one to hide.
@@ -254,11 +198,25 @@ pub const STAFF_RECENT_ENTRIES: u32 = 100;
 pub async fn staff_online_record(patient: PatientId) -> Result<StaffRecordView, PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<StaffOnlineRecord>()?;
-    let found = authorize_staff(&ctx, &actor, patient, RecordAction::ReviewOnlineRecord).await?;
+    let found = authorize_patient_id(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::ReviewOnlineRecord,
+        staff_record_rule,
+    )
+    .await?;
     let record = ports()?.gp_record;
     let settings = record.settings(found).await?;
     let entries = record.recent_entries(found, STAFF_RECENT_ENTRIES).await?;
-    log_allowed(&ctx, &actor, found, RecordAction::ReviewOnlineRecord).await?;
+    log_access(
+        &ctx,
+        &actor,
+        found,
+        RecordAction::ReviewOnlineRecord,
+        domain::access_log::Outcome::Allowed,
+    )
+    .await?;
     Ok(StaffRecordView { settings, entries })
 }
 
@@ -276,11 +234,12 @@ pub async fn set_online_access(
     use domain::access_log::RecordAction;
     use domain::gp_record::{ONLINE_ACCESS_FORM, check_online_access_form};
     let (ctx, actor) = check_signed_in::<SetOnlineAccess>()?;
-    let found = authorize_staff(
+    let found = authorize_patient_id(
         &ctx,
         &actor,
         patient,
         RecordAction::ChangeOnlineRecordAccess,
+        staff_record_rule,
     )
     .await?;
     let settings = match check_online_access_form(&form) {
@@ -289,7 +248,14 @@ pub async fn set_online_access(
     };
     // The change and its access-log row: the row first, so a change is
     // never made without it.
-    log_allowed(&ctx, &actor, found, RecordAction::ChangeOnlineRecordAccess).await?;
+    log_access(
+        &ctx,
+        &actor,
+        found,
+        RecordAction::ChangeOnlineRecordAccess,
+        domain::access_log::Outcome::Allowed,
+    )
+    .await?;
     ports()?
         .gp_record
         .set_settings(found, &settings, actor.account)
@@ -309,7 +275,14 @@ pub async fn hide_record_entry(
     use domain::access_log::RecordAction;
     use domain::gp_record::{HIDE_ENTRY_FORM, check_hide_reason};
     let (ctx, actor) = check_signed_in::<HideRecordEntry>()?;
-    let found = authorize_staff(&ctx, &actor, patient, RecordAction::HideRecordEntry).await?;
+    let found = authorize_patient_id(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::HideRecordEntry,
+        staff_record_rule,
+    )
+    .await?;
     let reason = match check_hide_reason(&reason) {
         Ok(r) => r,
         Err(message) => {
@@ -320,7 +293,14 @@ pub async fn hide_record_entry(
             return send_back(&ctx, feedback, &staff_page(patient)).await;
         }
     };
-    log_allowed(&ctx, &actor, found, RecordAction::HideRecordEntry).await?;
+    log_access(
+        &ctx,
+        &actor,
+        found,
+        RecordAction::HideRecordEntry,
+        domain::access_log::Outcome::Allowed,
+    )
+    .await?;
     let done = ports()?
         .gp_record
         .set_hidden(found, entry, Some(&reason), actor.account)
@@ -336,8 +316,22 @@ pub async fn hide_record_entry(
 pub async fn unhide_record_entry(patient: PatientId, entry: EntryId) -> Result<(), PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<UnhideRecordEntry>()?;
-    let found = authorize_staff(&ctx, &actor, patient, RecordAction::UnhideRecordEntry).await?;
-    log_allowed(&ctx, &actor, found, RecordAction::UnhideRecordEntry).await?;
+    let found = authorize_patient_id(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::UnhideRecordEntry,
+        staff_record_rule,
+    )
+    .await?;
+    log_access(
+        &ctx,
+        &actor,
+        found,
+        RecordAction::UnhideRecordEntry,
+        domain::access_log::Outcome::Allowed,
+    )
+    .await?;
     let done = ports()?
         .gp_record
         .set_hidden(found, entry, None, actor.account)

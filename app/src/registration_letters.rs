@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use crate::api::send_back;
 #[cfg(feature = "ssr")]
-use crate::guard::{check, check_signed_in, details_rule, ports, read_patient_data, refuse};
+use crate::guard::{
+    authorize_patient_id, check, check_signed_in, details_rule, ports, read_patient_data, refuse,
+};
 
 /// The patient's page, to link a record with a letter.
 pub const LINK_RECORD_PAGE: &str = "/link-record";
@@ -71,41 +73,6 @@ pub async fn staff_patient(patient: PatientId) -> Result<StaffPatientView, Porta
     .await
 }
 
-/// Authorizes a member of staff to change a patient's letter. A refusal
-/// (another practice's patient) is written to that patient's access log.
-#[cfg(feature = "ssr")]
-async fn authorize_letter_change(
-    ctx: &domain::ports::RequestContext,
-    actor: &domain::Actor,
-    patient: PatientId,
-    action: domain::access_log::RecordAction,
-) -> Result<domain::access::PatientRef, PortalError> {
-    use domain::access::authorize_patient;
-    use domain::access_log::{NewAccessLogEntry, Outcome};
-    let ports = ports()?;
-    // An unknown patient and a forbidden one look the same from outside.
-    let Some(found) = ports.directory.patient_ref(patient).await? else {
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    };
-    if authorize_patient(actor, found) != domain::Decision::Allow {
-        ports
-            .access_log
-            .record(NewAccessLogEntry {
-                practice: found.practice,
-                patient: found.id,
-                actor: Some(actor.account),
-                actor_role: actor.role,
-                acting_for: actor.acting_for,
-                action,
-                outcome: Outcome::Refused,
-                request_id: ctx.request_id.clone(),
-            })
-            .await?;
-        return Err(refuse(http::StatusCode::FORBIDDEN, PortalError::Forbidden));
-    }
-    Ok(found)
-}
-
 /// A new letter, kept in the session until its page shows it: the plain
 /// key exists nowhere else.
 #[cfg(feature = "ssr")]
@@ -141,9 +108,14 @@ fn letter_from_feedback(stored: &FormFeedback) -> Option<IssuedLetter> {
 pub async fn issue_registration_letter(patient: PatientId) -> Result<(), PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<IssueRegistrationLetter>()?;
-    let found =
-        authorize_letter_change(&ctx, &actor, patient, RecordAction::IssueRegistrationLetter)
-            .await?;
+    let found = authorize_patient_id(
+        &ctx,
+        &actor,
+        patient,
+        RecordAction::IssueRegistrationLetter,
+        details_rule,
+    )
+    .await?;
     let letter = ports()?
         .registration_letters
         .issue(&actor, found, &ctx.request_id)
@@ -173,11 +145,12 @@ pub async fn take_registration_letter(
 pub async fn revoke_registration_letter(patient: PatientId) -> Result<(), PortalError> {
     use domain::access_log::RecordAction;
     let (ctx, actor) = check_signed_in::<RevokeRegistrationLetter>()?;
-    let found = authorize_letter_change(
+    let found = authorize_patient_id(
         &ctx,
         &actor,
         patient,
         RecordAction::RevokeRegistrationLetter,
+        details_rule,
     )
     .await?;
     let revoked = ports()?
