@@ -97,6 +97,10 @@ pub const API_ACCESS: &[(&str, Access)] = &[
         Access::Requires(Permission::ViewOwnRecord),
     ),
     (
+        "/api/record_printable",
+        Access::Requires(Permission::ViewOwnRecord),
+    ),
+    (
         "/api/record_section",
         Access::Requires(Permission::ViewOwnRecord),
     ),
@@ -263,6 +267,7 @@ pub const PAGE_ACCESS: &[(&str, Access)] = &[
     // Medical words explained: the same for everyone, no patient data.
     ("/glossary", Access::Public),
     ("/record", Access::Requires(Permission::ViewOwnRecord)),
+    ("/record/print", Access::Requires(Permission::ViewOwnRecord)),
     (
         "/record/:section",
         Access::Requires(Permission::ViewOwnRecord),

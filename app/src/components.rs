@@ -600,3 +600,21 @@ pub fn today_utc() -> Option<chrono::NaiveDate> {
         Some(chrono::Utc::now().date_naive())
     }
 }
+
+/// "Print this page" for a printable page. The button needs JavaScript, so
+/// it appears only once the page is hydrated; without it, the browser's own
+/// print command does the same.
+#[component]
+pub fn PrintButton(label: &'static str) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Show when=move || hydrated.get()>
+            <p>
+                <button type="button" class="nhsuk-button" on:click=move |_| {
+                    let _ = window().print();
+                }>{label}</button>
+            </p>
+        </Show>
+    }
+}

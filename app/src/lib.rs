@@ -137,6 +137,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/glossary") view=pages::glossary::GlossaryPage ssr=SsrMode::Async/>
                         <Route path=path!("/dev/emails") view=pages::dev_mail::DevMailboxPage ssr=ssr.clone()/>
                         <Route path=path!("/record") view=pages::record::RecordSummaryPage ssr=ssr.clone()/>
+                        <Route path=path!("/record/print") view=pages::record_print::RecordPrintPage ssr=ssr.clone()/>
                         <Route path=path!("/record/:section") view=pages::record::RecordSectionPage ssr=ssr.clone()/>
                         <Route path=path!("/record/documents/:id") view=pages::record::RecordDocumentPage ssr=ssr.clone()/>
                         <Route path=path!("/appointments") view=pages::appointments::MyAppointmentsPage ssr=ssr.clone()/>

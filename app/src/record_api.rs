@@ -35,6 +35,15 @@ pub struct RecordSummaryView {
     pub level: AccessLevel,
 }
 
+/// The printable summary: who the record is for, then the summary's
+/// entries, to take to an appointment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrintableSummary {
+    pub patient: domain::views::PatientDetails,
+    pub entries: Vec<RecordEntry>,
+    pub printed_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Authorizes, checks the access level, reads, and writes the access-log
 /// row (refused or allowed) before anything is returned.
 #[cfg(feature = "ssr")]
@@ -77,6 +86,35 @@ pub async fn record_summary(patient: PatientId) -> Result<Online<RecordSummaryVi
                 entries,
                 sections: settings.level.sections(),
                 level: settings.level,
+            }))
+        },
+        &ctx,
+        &actor,
+    )
+    .await
+}
+
+/// The summary and the patient's name, date of birth and NHS number, for
+/// the printable page: one read, one access-log row (the print action).
+#[server(prefix = "/api", endpoint = "record_printable")]
+pub async fn record_printable(patient: PatientId) -> Result<Online<PrintableSummary>, PortalError> {
+    use domain::gp_record::RecordView;
+    let (ctx, actor) = check_signed_in::<RecordPrintable>()?;
+    let ports = ports()?;
+    let (record, directory) = (ports.gp_record, ports.directory);
+    read_own_record(
+        patient,
+        RecordView::Summary,
+        domain::access_log::RecordAction::PrintRecordSummary,
+        |p, settings| async move {
+            let Some(details) = directory.patient_details(p).await? else {
+                return Ok(None);
+            };
+            let entries = record.summary(p, settings.patient_visibility()).await?;
+            Ok(Some(PrintableSummary {
+                patient: details,
+                entries,
+                printed_at: chrono::Utc::now(),
             }))
         },
         &ctx,

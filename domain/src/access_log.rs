@@ -33,6 +33,8 @@ pub enum RecordAction {
     ViewRecordDocuments,
     ViewRecordDocument,
     ExportRecord,
+    /// The printable summary of the record (to take to an appointment).
+    PrintRecordSummary,
     /// Staff changed the online access level or the start date.
     ChangeOnlineRecordAccess,
     HideRecordEntry,
@@ -76,6 +78,7 @@ impl RecordAction {
         RecordAction::ViewRecordDocuments,
         RecordAction::ViewRecordDocument,
         RecordAction::ExportRecord,
+        RecordAction::PrintRecordSummary,
         RecordAction::ChangeOnlineRecordAccess,
         RecordAction::HideRecordEntry,
         RecordAction::UnhideRecordEntry,
@@ -109,6 +112,7 @@ impl RecordAction {
             RecordAction::ViewRecordDocuments => "view_record_documents",
             RecordAction::ViewRecordDocument => "view_record_document",
             RecordAction::ExportRecord => "export_record",
+            RecordAction::PrintRecordSummary => "print_record_summary",
             RecordAction::ChangeOnlineRecordAccess => "change_online_record_access",
             RecordAction::HideRecordEntry => "hide_record_entry",
             RecordAction::UnhideRecordEntry => "unhide_record_entry",
@@ -152,6 +156,7 @@ impl RecordAction {
             RecordAction::ViewRecordDocuments => "Viewed the list of your documents",
             RecordAction::ViewRecordDocument => "Opened a document in your record",
             RecordAction::ExportRecord => "Downloaded a copy of your GP record",
+            RecordAction::PrintRecordSummary => "Opened a printable summary of your GP record",
             RecordAction::ChangeOnlineRecordAccess => {
                 "Changed what of your GP record you can see online"
             }

@@ -148,3 +148,31 @@ test('a medical word in the record links to its plain-English explanation', asyn
   await expect(page.locator('#b-d')).toBeVisible();
   await expectNoAxeViolations(page);
 });
+
+test('the patient prints a summary of her record to take to an appointment', async ({ page }) => {
+  // Given Sarah is reading her record
+  await signIn(page, accounts.sarah);
+  await open(page, '/record', 'Your GP record');
+  // When she follows "Print a summary of your record"
+  await page.getByRole('link', { name: 'Print a summary of your record' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Summary of your GP record' })).toBeVisible();
+  await waitForHydration(page);
+  await expectNoAxeViolations(page);
+  // Then it says who it is for, and holds her allergies, medicines and problems as tables
+  const main = page.getByRole('main');
+  await expect(main.getByText('999 100 0003')).toBeVisible();
+  const allergies = main.getByRole('table', { name: 'Allergies and adverse reactions' });
+  await expect(allergies.getByRole('row', { name: /Penicillin allergy/ })).toBeVisible();
+  const repeats = main.getByRole('table', { name: 'Repeat medicines' });
+  await expect(repeats.getByRole('row', { name: /Metformin 500mg tablets/ })).toBeVisible();
+  await expect(main.getByRole('table', { name: 'Health problems' }).getByRole('row', { name: /Type 2 diabetes/ })).toBeVisible();
+  // And the print button needs JavaScript, so only the hydrated page offers it
+  await expect(page.getByRole('button', { name: 'Print this page' })).toHaveCount(isHydrated() ? 1 : 0);
+  // And on paper only the summary is left: no header, back link or print button
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.locator('header.nhsuk-header')).toBeHidden();
+  await expect(page.getByRole('link', { name: 'Back to your GP record' })).toBeHidden();
+  await expect(page.getByText('Or use your browser\'s print option')).toBeHidden();
+  await expect(allergies).toBeVisible();
+  await page.emulateMedia({ media: 'screen' });
+});

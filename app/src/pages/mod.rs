@@ -12,6 +12,7 @@ pub mod password_reset;
 pub mod patient;
 pub mod record;
 pub mod record_access;
+pub mod record_print;
 pub mod record_trend;
 pub mod registration_letter;
 pub mod second_factor;

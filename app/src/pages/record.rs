@@ -36,7 +36,7 @@ pub fn RecordText(#[prop(into)] text: String) -> impl IntoView {
     view! { <span class="portal-record-text"><GlossaryText text/></span> }
 }
 
-async fn own_patient() -> Result<PatientId, PortalError> {
+pub(crate) async fn own_patient() -> Result<PatientId, PortalError> {
     let user = expect_context::<CurrentUser>().0.await?;
     user.and_then(|u| u.patient).ok_or(PortalError::Forbidden)
 }
@@ -51,7 +51,7 @@ fn Row(key: &'static str, children: Children) -> impl IntoView {
     }
 }
 
-fn status_label(section: Section, status: EntryStatus) -> &'static str {
+pub(crate) fn status_label(section: Section, status: EntryStatus) -> &'static str {
     match (section, status) {
         (Section::Medicines, EntryStatus::Active) => "Current",
         (Section::Allergies, EntryStatus::Past) => "No longer active",
@@ -287,6 +287,10 @@ fn SectionLinks(sections: Vec<Section>, level: AccessLevel) -> impl IntoView {
             }.into_any()
         }}
         <h2>"Take your record with you"</h2>
+        <p>
+            <a href="/record/print">"Print a summary of your record"</a>
+            " to take to an appointment: your allergies, medicines and health problems on one page."
+        </p>
         <p>
             <a href="/record/download" rel="external" download="gp-record.json">"Download your record (FHIR JSON file)"</a>
             ". This file holds what you can see online, in the format health systems use to share records."

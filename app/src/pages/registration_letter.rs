@@ -4,7 +4,8 @@
 
 use crate::api::take_feedback;
 use crate::components::{
-    DateInput, DateSinks, ErrorSummary, FormTitle, ProblemPanel, SummaryRow, TextInput, today_utc,
+    DateInput, DateSinks, ErrorSummary, FormTitle, PrintButton, ProblemPanel, SummaryRow,
+    TextInput, today_utc,
 };
 use crate::registration_letters::{LinkVisitor, link_record_visitor, take_registration_letter};
 use domain::PatientId;
@@ -131,10 +132,6 @@ pub fn StaffLetterPage() -> impl IntoView {
 
 #[component]
 fn PrintableLetter(letter: IssuedLetter, back: String) -> impl IntoView {
-    // The print button needs JavaScript; without it, the browser's own
-    // print command does the same.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     let expires = long_uk_date_time(letter.expires_at);
     view! {
         <div class="portal-no-print">
@@ -143,13 +140,7 @@ fn PrintableLetter(letter: IssuedLetter, back: String) -> impl IntoView {
                 <span class="nhsuk-u-visually-hidden">"Information: "</span>
                 <p>"Print this letter and give it to the patient now. The linkage key is shown only this once: if you leave this page before printing, create a new letter."</p>
             </div>
-            <Show when=move || hydrated.get()>
-                <p>
-                    <button type="button" class="nhsuk-button" on:click=move |_| {
-                        let _ = window().print();
-                    }>"Print this letter"</button>
-                </p>
-            </Show>
+            <PrintButton label="Print this letter"/>
         </div>
         <article class="portal-letter">
             <p class="portal-letter__from">

@@ -589,6 +589,134 @@ async fn the_record_downloads_as_a_fhir_bundle_without_hidden_entries() {
 }
 
 #[tokio::test]
+async fn the_printable_summary_says_who_it_is_for_holds_only_the_summary_and_is_logged() {
+    let app = imported_app().await;
+    let manager = common::client();
+    app.sign_in_with(&manager, MANAGER_A).await;
+    let sarah = app.fixtures.sarah.to_string();
+    let problem = app
+        .count("select id from record_entries where title = 'Type 2 diabetes'")
+        .await
+        .to_string();
+    app.sign_in(SARAH).await;
+    let (status, html) = page(&app, &app.client, "/record/print").await;
+    assert_eq!(status, 200, "{html}");
+    let nhs = domain::NhsNumber::parse(SARAH_NHS)
+        .expect("nhs")
+        .formatted();
+    for shown in [
+        "Summary of your GP record",
+        "Sarah",
+        nhs.as_str(),
+        "Penicillin allergy",
+        "Rash",
+        "Metformin 500mg tablets",
+        "One tablet twice a day",
+        "Type 2 diabetes",
+        "portal-print-summary",
+    ] {
+        assert!(
+            html.contains(shown),
+            "{shown} missing from the printable summary"
+        );
+    }
+    // Only the summary: no past medicines, no results, no letters.
+    for left_out in ["Amoxicillin", "HbA1c", "Clinic letter"] {
+        assert!(
+            !html.contains(left_out),
+            "{left_out} is not part of the summary"
+        );
+    }
+    assert_eq!(log_rows(&app, "print_record_summary", "allowed").await, 1);
+
+    // An entry the practice hides is not printed either.
+    app.post_form_with(
+        &manager,
+        "/api/hide_record_entry",
+        &[
+            ("patient", &sarah),
+            ("entry", &problem),
+            ("reason", "Third party"),
+        ],
+    )
+    .await;
+    let (_, html) = page(&app, &app.client, "/record/print").await;
+    assert!(!html.contains("Type 2 diabetes"));
+    assert!(html.contains("No active health problems are recorded."));
+
+    // Another patient asking for Sarah's is refused, and that is logged.
+    let bob = common::client();
+    app.sign_in_with(&bob, "bob@example.com").await;
+    let res = app
+        .call(
+            &bob,
+            "/api/record_printable",
+            &[("patient", sarah.as_str())],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(!res.text().await.expect("body").contains("Penicillin"));
+    assert_eq!(log_rows(&app, "print_record_summary", "refused").await, 1);
+}
+
+/// A record with thousands of results still serves a page at a time: the
+/// first and the last page of reports hold whole reports, and a trend draws
+/// at most its limit of points.
+#[tokio::test]
+async fn a_record_with_thousands_of_results_pages_them() {
+    let app = imported_app().await;
+    let dir = folder("large");
+    let file = dir.join("large.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/large-record");
+    let made = Command::new("python3")
+        .arg(&script)
+        .arg(&file)
+        .args(["--observations", "3000", "--nhs-number", SARAH_NHS])
+        .output()
+        .expect("python3 runs scripts/large-record");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let report = server::gp_system::fhir_import::import_path(&app.db, "A81001", &file)
+        .await
+        .expect("import");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let results = app
+        .count(&format!(
+            "select count(*) from record_entries where patient_id = {} and section = 'test-results'",
+            app.fixtures.sarah
+        ))
+        .await;
+    assert!(results >= 3000, "{results} results imported");
+    let manager = common::client();
+    app.sign_in_with(&manager, MANAGER_A).await;
+    set_level(&app, &manager, "detailed", ("", "", "")).await;
+    app.sign_in(SARAH).await;
+
+    let (status, first) = page(&app, &app.client, "/record/test-results").await;
+    assert_eq!(status, 200);
+    assert_eq!(first.matches("portal-result-group").count(), 25);
+    assert!(first.contains("/record/test-results?page=2"));
+    // 600 generated reports and the bundle's own few: page 24 is full and
+    // the 25th is the last.
+    let (_, full) = page(&app, &app.client, "/record/test-results?page=24").await;
+    assert_eq!(full.matches("portal-result-group").count(), 25);
+    assert!(full.contains("/record/test-results?page=25"));
+    let (_, last) = page(&app, &app.client, "/record/test-results?page=25").await;
+    let groups = last.matches("portal-result-group").count();
+    assert!(
+        (1..=3).contains(&groups),
+        "{groups} reports on the last page"
+    );
+    assert!(!last.contains("/record/test-results?page=26"));
+    let (_, trend) = page(&app, &app.client, "/record/test-results/trend?name=HbA1c").await;
+    let rows = trend.matches("<tr class=\"nhsuk-table__row\">").count();
+    assert!(rows > 100 && rows <= 201, "{rows} rows in the trend table");
+}
+
+#[tokio::test]
 async fn another_patients_record_and_receptionists_are_refused_and_logged() {
     let app = imported_app().await;
     let sarah = app.fixtures.sarah.to_string();
