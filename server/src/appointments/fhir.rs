@@ -31,7 +31,7 @@
 //! - One FHIR server serves one practice: the `practice` arguments choose
 //!   the release rules and the practice name, not what is searched.
 
-use super::{SqlAppointments, at, log_entry, rules_in};
+use super::{SqlAppointments, log_entry, rules_in};
 use crate::db::Db;
 use crate::gp_system::fhir_client::{FhirClient, Versioned, Written, not_answering};
 use crate::stores::{access_log, db_err};

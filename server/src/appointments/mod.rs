@@ -47,7 +47,7 @@ pub struct SqlAppointments {
 const SLOT_COLUMNS: &str =
     "s.id as slot_id, s.starts_at, s.ends_at, se.clinician, se.role, se.location, se.mode";
 
-pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
+fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
