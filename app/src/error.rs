@@ -27,9 +27,7 @@ pub enum PortalError {
     SecondFactorRequired,
     #[error("Your GP practice's system is not answering. Try again later.")]
     GpSystemNotAnswering,
-    #[error(
-        "Sessions are managed in your practice's clinical system. Make this change there."
-    )]
+    #[error("Sessions are managed in your practice's clinical system. Make this change there.")]
     ManagedInClinicalSystem,
 }
 

@@ -87,7 +87,12 @@ fn words(concepts: &[&Value]) -> Vec<String> {
             if let Some(t) = c.get("text").and_then(Value::as_str) {
                 out.push(t.to_lowercase());
             }
-            for coding in c.get("coding").and_then(Value::as_array).into_iter().flatten() {
+            for coding in c
+                .get("coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 for key in ["code", "display"] {
                     if let Some(t) = coding.get(key).and_then(Value::as_str) {
                         out.push(t.to_lowercase());
@@ -362,7 +367,11 @@ impl FhirAppointments {
             })
             .filter(|v| v.start > now && (!online || rules.is_released(v.start, now)))
             .collect();
-        views.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.fhir_id.cmp(&b.fhir_id)));
+        views.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then_with(|| a.fhir_id.cmp(&b.fhir_id))
+        });
         let ids = self
             .portal_ids(
                 SLOT,
@@ -420,11 +429,7 @@ impl FhirAppointments {
     }
 
     /// Puts a Slot's status, guarded by the version it was read at.
-    async fn set_slot_status(
-        &self,
-        slot: &Versioned,
-        status: &str,
-    ) -> Result<Written, PortError> {
+    async fn set_slot_status(&self, slot: &Versioned, status: &str) -> Result<Written, PortError> {
         let mut resource = slot.resource.clone();
         resource["status"] = json!(status);
         let id = resource
@@ -641,7 +646,9 @@ impl FhirAppointments {
         match self.earlier_booking(patient, key).await? {
             Some(Some(id)) => return self.answer_with(patient, id, now).await,
             Some(None) => {
-                return Err(not_answering("an earlier submit of this form is still booking"));
+                return Err(not_answering(
+                    "an earlier submit of this form is still booking",
+                ));
             }
             None => {}
         }
@@ -667,7 +674,9 @@ impl FhirAppointments {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return match self.earlier_booking(patient, key).await? {
                     Some(Some(id)) => self.answer_with(patient, id, now).await,
-                    _ => Err(not_answering("an earlier submit of this form is still booking")),
+                    _ => Err(not_answering(
+                        "an earlier submit of this form is still booking",
+                    )),
                 };
             }
             Err(e) => return Err(db_err(e)),
@@ -753,7 +762,9 @@ impl FhirAppointments {
             }
         }
         let Some(patient_fhir_id) = self.client.patient_id(&self.db, patient).await? else {
-            return Err(not_answering("the patient has no record on the FHIR server"));
+            return Err(not_answering(
+                "the patient has no record on the FHIR server",
+            ));
         };
         // THE guard: only the booking that read the slot's current version
         // can mark it busy.
@@ -774,7 +785,8 @@ impl FhirAppointments {
             .into_iter()
             .flatten()
         {
-            participants.push(json!({ "actor": actor, "required": "required", "status": "accepted" }));
+            participants
+                .push(json!({ "actor": actor, "required": "required", "status": "accepted" }));
         }
         let mut appointment = json!({
             "resourceType": "Appointment",
@@ -853,12 +865,14 @@ impl FhirAppointments {
             .booking_emails(&mut tx, patient.id, id, &free_slot, now)
             .await?;
         if let Some(reminder) = reminder {
-            sqlx::query("update fhir_bookings set reminder_outbox_id = $1 where appointment_id = $2")
-                .bind(reminder)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(
+                "update fhir_bookings set reminder_outbox_id = $1 where appointment_id = $2",
+            )
+            .bind(reminder)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         self.local.outbox.wake();
@@ -1261,8 +1275,14 @@ mod tests {
     #[test]
     fn fhir_statuses_map_to_the_portals() {
         assert_eq!(appointment_status("booked"), AppointmentStatus::Booked);
-        assert_eq!(appointment_status("cancelled"), AppointmentStatus::Cancelled);
-        assert_eq!(appointment_status("noshow"), AppointmentStatus::DidNotAttend);
+        assert_eq!(
+            appointment_status("cancelled"),
+            AppointmentStatus::Cancelled
+        );
+        assert_eq!(
+            appointment_status("noshow"),
+            AppointmentStatus::DidNotAttend
+        );
         assert_eq!(appointment_status("fulfilled"), AppointmentStatus::Attended);
     }
 }

@@ -128,7 +128,9 @@ impl FhirGpRecord {
             let id = id.clone();
             async move {
                 let reference = format!("Patient/{id}");
-                self.client.search(kind, &[("patient", reference.as_str())]).await
+                self.client
+                    .search(kind, &[("patient", reference.as_str())])
+                    .await
             }
         });
         let found = futures_util::future::try_join_all(searches).await?;
@@ -192,7 +194,11 @@ impl FhirGpRecord {
         resources.iter().for_each(|r| walk(r, &mut references));
         let reads = references.iter().take(100).map(|r| async move {
             self.client
-                .get_json(&format!("{}/{r}", self.client.base), &[], "Practitioner read")
+                .get_json(
+                    &format!("{}/{r}", self.client.base),
+                    &[],
+                    "Practitioner read",
+                )
                 .await
         });
         Ok(futures_util::future::try_join_all(reads)

@@ -352,8 +352,7 @@ impl FhirClient {
                     .pointer("/search/mode")
                     .and_then(Value::as_str)
                     .is_some_and(|m| m != "match");
-                if !included && resource.get("resourceType").and_then(Value::as_str) == Some(kind)
-                {
+                if !included && resource.get("resourceType").and_then(Value::as_str) == Some(kind) {
                     found.matches.push(resource.clone());
                 } else if resource.get("resourceType").and_then(Value::as_str)
                     != Some("OperationOutcome")

@@ -9,7 +9,9 @@
 //! answers, bounded by the timeout. Runs on SQLite and PostgreSQL.
 
 use crate::common::{CAROL_NHS, RECEPTION_A, SARAH, SARAH_NHS, TestApp};
-use crate::fhir_record::{SKIPPED, fhir_config, hfs_binary, post_transaction, sarah_ref, start_hfs};
+use crate::fhir_record::{
+    SKIPPED, fhir_config, hfs_binary, post_transaction, sarah_ref, start_hfs,
+};
 use chrono::{DateTime, Duration, DurationRound, NaiveTime, SecondsFormat, Utc};
 use domain::access::{Actor, PatientRef};
 use domain::appointments::{
@@ -74,7 +76,8 @@ fn book_bundle(first: DateTime<Utc>) -> Value {
             "end": iso(start + Duration::minutes(15)),
         });
         if i == 3 {
-            slot["appointmentType"] = json!({ "coding": [{ "code": "phone", "display": "Telephone" }] });
+            slot["appointmentType"] =
+                json!({ "coding": [{ "code": "phone", "display": "Telephone" }] });
         }
         entries.push(put(slot));
     }
@@ -230,7 +233,10 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
 
     // A second booking of the same slot is refused, with other slots.
     let taken = book
-        .book(booking(carol, free[0].id, "carol-form-0001-aaaa", &reception), now)
+        .book(
+            booking(carol, free[0].id, "carol-form-0001-aaaa", &reception),
+            now,
+        )
         .await
         .expect("port");
     match taken {
@@ -267,9 +273,11 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         .json::<Value>()
         .await
         .expect("json");
-    let on_slot1 = slot1_appointments["entry"]
-        .as_array()
-        .map(|e| e.iter().filter(|x| x["resource"]["resourceType"] == "Appointment").count());
+    let on_slot1 = slot1_appointments["entry"].as_array().map(|e| {
+        e.iter()
+            .filter(|x| x["resource"]["resourceType"] == "Appointment")
+            .count()
+    });
     assert_eq!(on_slot1, Some(1), "{slot1_appointments}");
 
     // Each patient sees only their own.
@@ -291,7 +299,10 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
     assert_eq!(sarahs.len() + carols.len(), 2, "{sarahs:?} {carols:?}");
     assert!(sarahs.iter().chain(&carols).any(|a| a.id == winner.id));
     let mine = sarahs.iter().find(|a| a.id == booked.id).expect("mine");
-    assert_eq!((mine.reason.as_str(), mine.note.as_str()), ("Sore knee", "Worse on stairs"));
+    assert_eq!(
+        (mine.reason.as_str(), mine.note.as_str()),
+        ("Sore knee", "Worse on stairs")
+    );
 
     // A stale If-Match: the server refuses it with 412...
     let http = reqwest::Client::new();
@@ -313,7 +324,11 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         .send()
         .await
         .expect("put");
-    assert!(first_write.status().is_success(), "{}", first_write.status());
+    assert!(
+        first_write.status().is_success(),
+        "{}",
+        first_write.status()
+    );
     let stale = http
         .put(&url)
         .header("content-type", "application/fhir+json")
@@ -326,11 +341,25 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
 
     // ...and the adapter's cancel, reading the current version, succeeds.
     let cancelled = book
-        .cancel(sarah, booked.id, "Feeling better", &sarah_self, "test-request", now)
+        .cancel(
+            sarah,
+            booked.id,
+            "Feeling better",
+            &sarah_self,
+            "test-request",
+            now,
+        )
         .await
         .expect("port");
     assert_eq!(cancelled, Ok(()));
-    let after: Value = http.get(&url).send().await.expect("read").json().await.expect("json");
+    let after: Value = http
+        .get(&url)
+        .send()
+        .await
+        .expect("read")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(after["status"], "cancelled");
     assert_eq!(after["cancelationReason"]["text"], "Feeling better");
     let again = book
@@ -411,12 +440,7 @@ async fn a_fhir_server_that_never_answers_is_bounded_by_the_timeout() {
     let now = Utc::now();
     let started = Instant::now();
     let err = book
-        .free_slots(
-            PracticeId(1),
-            &SlotSearch::default_window(now),
-            now,
-            10,
-        )
+        .free_slots(PracticeId(1), &SlotSearch::default_window(now), now, 10)
         .await
         .expect_err("no answer");
     assert!(err.is_not_answering(), "{err}");
@@ -426,9 +450,6 @@ async fn a_fhir_server_that_never_answers_is_bounded_by_the_timeout() {
         started.elapsed()
     );
     let sarah = sarah_ref(&app).await;
-    let err = book
-        .for_patient(sarah, now)
-        .await
-        .expect_err("no answer");
+    let err = book.for_patient(sarah, now).await.expect_err("no answer");
     assert!(err.is_not_answering(), "{err}");
 }
