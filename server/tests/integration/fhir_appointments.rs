@@ -453,3 +453,157 @@ async fn a_fhir_server_that_never_answers_is_bounded_by_the_timeout() {
     let err = book.for_patient(sarah, now).await.expect_err("no answer");
     assert!(err.is_not_answering(), "{err}");
 }
+
+/// Gets a page as a browser without JavaScript: (status, body).
+async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (u16, String) {
+    let res = browser
+        .get(app.url(path))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    (res.status().as_u16(), res.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn under_fhir_the_pages_say_plainly_where_sessions_are_and_that_the_system_is_silent() {
+    // Nothing listens on port 9: every FHIR call fails at once.
+    let app = TestApp::spawn_with(|config| {
+        config.gp_system = fhir_config("http://127.0.0.1:9/fhir", 2, 10);
+    })
+    .await;
+    let staff = crate::common::client();
+    app.sign_in_with(&staff, RECEPTION_A).await;
+    let date = domain::appointments::uk_date(Utc::now());
+    let (status, body) = page(
+        &app,
+        &staff,
+        &format!("/staff/appointments?date={}", date.format("%Y-%m-%d")),
+    )
+    .await;
+    assert_ne!(status, 500);
+    assert!(
+        body.contains("Sessions are managed in your practice"),
+        "{status}: {body}"
+    );
+    let patient = crate::common::client();
+    app.sign_in_with(&patient, SARAH).await;
+    let (status, body) = page(&app, &patient, "/appointments/find").await;
+    assert_ne!(status, 500);
+    assert!(body.contains("system is not answering"), "{status}: {body}");
+}
+
+/// A FHIR server holding one booked Appointment of Sarah's, whose first
+/// `stale` PUTs of it answer 412 as if the practice had just changed it.
+struct Changing {
+    stale: std::sync::atomic::AtomicUsize,
+    reads: std::sync::atomic::AtomicUsize,
+    puts: std::sync::atomic::AtomicUsize,
+    start: DateTime<Utc>,
+}
+
+async fn start_changing(stale: usize) -> (String, std::sync::Arc<Changing>) {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use std::sync::atomic::Ordering;
+    let state = std::sync::Arc::new(Changing {
+        stale: stale.into(),
+        reads: 0.into(),
+        puts: 0.into(),
+        start: Utc::now() + Duration::days(3),
+    });
+    let appointment = |s: &Changing| {
+        json!({
+            "resourceType": "Appointment", "id": "a1", "status": "booked",
+            "start": iso(s.start), "end": iso(s.start + Duration::minutes(15)),
+            "slot": [{ "reference": "Slot/s1" }],
+            "participant": [{ "actor": { "reference": "Patient/p1" } }]
+        })
+    };
+    let router = axum::Router::new()
+        .route(
+            "/fhir/Patient",
+            get(|| async {
+                axum::Json(json!({
+                    "resourceType": "Bundle", "type": "searchset",
+                    "entry": [{ "resource": { "resourceType": "Patient", "id": "p1" } }]
+                }))
+            }),
+        )
+        .route(
+            "/fhir/Appointment/a1",
+            get(
+                move |State(s): State<std::sync::Arc<Changing>>| async move {
+                    s.reads.fetch_add(1, Ordering::SeqCst);
+                    ([("etag", "W/\"1\"")], axum::Json(appointment(&s))).into_response()
+                },
+            )
+            .put(
+                |State(s): State<std::sync::Arc<Changing>>, body: String| async move {
+                    s.puts.fetch_add(1, Ordering::SeqCst);
+                    if s.stale
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                    {
+                        return StatusCode::PRECONDITION_FAILED.into_response();
+                    }
+                    ([("etag", "W/\"2\"")], body).into_response()
+                },
+            ),
+        )
+        .route(
+            "/fhir/Slot/s1",
+            get(|| async {
+                axum::Json(json!({ "resourceType": "Slot", "id": "s1", "status": "busy" }))
+            })
+            .put(|body: String| async move { body }),
+        )
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/fhir", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, state)
+}
+
+#[tokio::test]
+async fn a_cancel_refused_as_stale_is_read_again_and_tried_once_more() {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::spawn().await;
+    let sarah = sarah_ref(&app).await;
+    let sarah_self = actor(&app, SARAH, Role::Patient, Some(sarah.id)).await;
+    let now = Utc::now();
+    let id = app
+        .count("insert into fhir_ids (resource_type, fhir_id) values ('Appointment', 'a1') returning id")
+        .await;
+    let appointment = domain::appointments::AppointmentId(id);
+
+    // One 412: read again, put again, done.
+    let (base, server) = start_changing(1).await;
+    let book = adapter(&app, &base, 5);
+    let done = book
+        .cancel(sarah, appointment, "Better", &sarah_self, "r1", now)
+        .await
+        .expect("port");
+    assert_eq!(done, Ok(()));
+    assert_eq!(server.puts.load(Ordering::SeqCst), 2);
+    assert_eq!(server.reads.load(Ordering::SeqCst), 2);
+
+    // Two 412s: reported plainly, and nothing logged as cancelled.
+    let (base, server) = start_changing(2).await;
+    let book = adapter(&app, &base, 5);
+    let err = book
+        .cancel(sarah, appointment, "Better", &sarah_self, "r2", now)
+        .await
+        .expect_err("kept changing");
+    assert!(err.is_not_answering(), "{err}");
+    assert_eq!(server.puts.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        app.count("select count(*) from access_log where request_id = 'r2'")
+            .await,
+        0
+    );
+}
