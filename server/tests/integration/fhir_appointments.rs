@@ -280,6 +280,30 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
     });
     assert_eq!(on_slot1, Some(1), "{slot1_appointments}");
 
+    // One form sent twice at once: one booking, the same answer to both.
+    let twice = (0..2).map(|_| {
+        let b = booking(carol, free[2].id, "carol-double-0002-cccc", &reception);
+        let book = &book;
+        async move { book.book(b, now).await }
+    });
+    let twice = futures_util::future::join_all(twice).await;
+    let ids: Vec<_> = twice
+        .iter()
+        .map(|r| r.as_ref().expect("port").as_ref().expect("booked").id)
+        .collect();
+    assert_eq!(ids[0], ids[1], "{twice:?}");
+    let on_slot2 = reqwest::get(format!("{}/Appointment?slot=Slot/slot-2", hfs.base))
+        .await
+        .expect("search")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        on_slot2["entry"].as_array().map(Vec::len),
+        Some(1),
+        "{on_slot2}"
+    );
+
     // Each patient sees only their own.
     let sarahs = book.for_patient(sarah, now).await.expect("sarah's list");
     let carols = book.for_patient(carol, now).await.expect("carol's list");
@@ -296,7 +320,7 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         book.appointment_patient(booked.id).await.expect("whose"),
         Some(sarah)
     );
-    assert_eq!(sarahs.len() + carols.len(), 2, "{sarahs:?} {carols:?}");
+    assert_eq!(sarahs.len() + carols.len(), 3, "{sarahs:?} {carols:?}");
     assert!(sarahs.iter().chain(&carols).any(|a| a.id == winner.id));
     let mine = sarahs.iter().find(|a| a.id == booked.id).expect("mine");
     assert_eq!(
@@ -374,7 +398,11 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         .await
         .expect("free slots");
     assert!(free_again.iter().any(|s| s.id == free[0].id));
-    assert!(free_again.iter().all(|s| s.id != free[1].id));
+    assert!(
+        free_again
+            .iter()
+            .all(|s| s.id != free[1].id && s.id != free[2].id)
+    );
     let listed = book
         .appointment(sarah, booked.id, now)
         .await
