@@ -900,7 +900,7 @@ impl FhirAppointments {
         now: DateTime<Utc>,
     ) -> Result<Result<(), CancelError>, PortError> {
         let mut attempt = 0;
-        let (slot_fhir_id, fhir_id) = loop {
+        let slot_fhir_id = loop {
             attempt += 1;
             let Some((shown, read, fhir_id)) = self.one(patient, appointment, now).await? else {
                 return Ok(Err(CancelError::NotFound));
@@ -925,10 +925,7 @@ impl FhirAppointments {
                 .await?
             {
                 Written::Done(_) => {
-                    break (
-                        reference_id(read.resource.pointer("/slot/0"), SLOT).map(str::to_owned),
-                        fhir_id,
-                    );
+                    break reference_id(read.resource.pointer("/slot/0"), SLOT).map(str::to_owned);
                 }
                 // Changed at the practice meanwhile: read it again and
                 // decide again, once.
@@ -940,7 +937,6 @@ impl FhirAppointments {
                 }
             }
         };
-        let _ = fhir_id;
         if let Some(slot) = &slot_fhir_id {
             self.free_slot_again(slot).await;
         }
