@@ -27,6 +27,8 @@ pub enum PortalError {
     SecondFactorRequired,
     #[error("Your GP practice's system is not answering. Try again later.")]
     GpSystemNotAnswering,
+    #[error("Sessions are managed in your practice's clinical system. Make this change there.")]
+    ManagedInClinicalSystem,
 }
 
 impl FromServerFnError for PortalError {
@@ -50,6 +52,9 @@ impl From<domain::ports::PortError> for PortalError {
         tracing::error!(cause = %err, "a port failed");
         if err.is_not_answering() {
             return PortalError::GpSystemNotAnswering;
+        }
+        if err.is_managed_in_clinical_system() {
+            return PortalError::ManagedInClinicalSystem;
         }
         PortalError::Unavailable
     }

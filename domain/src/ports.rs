@@ -39,11 +39,22 @@ impl PortError {
     pub fn is_not_answering(&self) -> bool {
         self.0.starts_with(NOT_ANSWERING)
     }
+
+    /// Something the portal does not do under this GP system because the
+    /// practice does it in its clinical system (sessions under `fhir`).
+    pub fn managed_in_clinical_system(what: impl std::fmt::Display) -> Self {
+        Self(format!("{MANAGED_ELSEWHERE}{what}"))
+    }
+
+    pub fn is_managed_in_clinical_system(&self) -> bool {
+        self.0.starts_with(MANAGED_ELSEWHERE)
+    }
 }
 
 /// The prefix that marks [`PortError::not_answering`]; PortError stays one
 /// string so every adapter's `PortError::new` keeps working.
 const NOT_ANSWERING: &str = "remote system not answering: ";
+const MANAGED_ELSEWHERE: &str = "managed in the clinical system: ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInOutcome {

@@ -8,6 +8,7 @@
 //! change writes its access-log row in its own transaction, so a change is
 //! never left unrecorded.
 
+pub mod fhir;
 pub mod ics;
 pub mod routes;
 
@@ -32,7 +33,7 @@ use domain::{AccountId, Actor, Email, PatientId, PracticeId, Role};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 
 pub struct SqlAppointments {
     pub db: Db,
@@ -79,7 +80,7 @@ fn minutes(part: TimeOfDay) -> (i64, i64) {
     }
 }
 
-async fn rules_in<'e>(
+pub(crate) async fn rules_in<'e>(
     executor: impl sqlx::Executor<'e, Database = Any>,
     practice: PracticeId,
 ) -> Result<ReleaseRules, PortError> {
@@ -144,7 +145,7 @@ async fn addressee(tx: &mut Tx, patient: PatientId) -> Result<Option<Addressee>,
     }))
 }
 
-fn log_entry(
+pub(crate) fn log_entry(
     patient: PatientRef,
     by: &Actor,
     action: RecordAction,
@@ -429,7 +430,7 @@ impl SqlAppointments {
 
     /// The confirmation email (with the .ics) and the reminder, in the
     /// booking's transaction. Returns the reminder's outbox row.
-    async fn booking_emails(
+    pub(crate) async fn booking_emails(
         &self,
         tx: &mut Tx,
         patient: PatientId,
@@ -485,7 +486,7 @@ impl SqlAppointments {
         Ok(reminder)
     }
 
-    async fn cancellation_email(
+    pub(crate) async fn cancellation_email(
         &self,
         tx: &mut Tx,
         patient: PatientId,

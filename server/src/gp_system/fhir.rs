@@ -22,9 +22,10 @@
 //! - Nothing identifying the patient (URLs carry the NHS number) goes into
 //!   an error or the log.
 
-use super::fhir_import::{NHS_NUMBER_SYSTEM, ParsedEntry, parse_bundle};
+use super::fhir_client::{FhirClient, not_answering};
+use super::fhir_import::{ParsedEntry, parse_bundle};
 use super::local::LocalGpRecord;
-use crate::config::{GpSystemConfig, origin_of};
+use crate::config::GpSystemConfig;
 use crate::db::{Db, now_unix};
 use crate::stores::db_err;
 use async_trait::async_trait;
@@ -35,11 +36,9 @@ use domain::gp_record::{
     RecordSettings, Section, SectionPage, SectionQuery, Visibility,
 };
 use domain::ports::PortError;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 /// The clinical resource types read for a record, in the order searched.
 pub const RECORD_RESOURCES: [&str; 9] = [
@@ -54,35 +53,16 @@ pub const RECORD_RESOURCES: [&str; 9] = [
     "DocumentReference",
 ];
 
-/// Pages followed per search before the server is judged to be looping.
-const MAX_PAGES: usize = 2_000;
-
-/// The most one answer may hold: a page of a search, never a whole
-/// record, so a broken server cannot make the portal hold gigabytes.
-const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
-
 pub struct FhirGpRecord {
     db: Db,
     local: LocalGpRecord,
-    http: reqwest::Client,
-    /// Without a trailing slash.
-    base: String,
-    origin: String,
-    authorization: Option<SecretString>,
-    total: Duration,
-    page_size: u32,
+    client: FhirClient,
 }
 
 impl std::fmt::Debug for FhirGpRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FhirGpRecord")
-            .field("base", &self.base)
-            .field(
-                "authorization",
-                &self.authorization.as_ref().map(|_| "[set]"),
-            )
-            .field("total", &self.total)
-            .field("page_size", &self.page_size)
+            .field("client", &self.client)
             .finish()
     }
 }
@@ -113,232 +93,30 @@ pub fn entry_id_for(source_key: &str) -> EntryId {
     )
 }
 
-fn not_answering(cause: impl std::fmt::Display) -> PortError {
-    PortError::not_answering(format!("FHIR server: {cause}"))
-}
-
 impl FhirGpRecord {
     pub fn new(db: Db, config: &GpSystemConfig) -> anyhow::Result<Self> {
-        let base = config
-            .fhir_base_url
-            .as_deref()
-            .map(|u| u.trim().trim_end_matches('/').to_owned())
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "PORTAL_GP_SYSTEM=fhir needs PORTAL_FHIR_BASE_URL, the address of the practice's FHIR R4 server (for example https://gp.example.nhs.uk/fhir)"
-                )
-            })?;
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            anyhow::bail!(
-                "PORTAL_FHIR_BASE_URL must start with https:// (or http:// on this machine); it is {base}"
-            );
-        }
-        if base.starts_with("http://") && !crate::config::is_loopback_url(&base) {
-            anyhow::bail!(
-                "PORTAL_FHIR_BASE_URL uses plain http to another machine; records must travel encrypted. Use https://"
-            );
-        }
-        if config.fhir_timeout_seconds == 0 || config.fhir_connect_timeout_seconds == 0 {
-            anyhow::bail!("the FHIR timeouts must be at least one second");
-        }
-        let total = Duration::from_secs(config.fhir_timeout_seconds);
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(config.fhir_connect_timeout_seconds))
-            .timeout(total)
-            // Paging links are followed by hand, after an origin check.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
         Ok(Self {
             local: LocalGpRecord { db: db.clone() },
+            client: FhirClient::new(config)?,
             db,
-            http,
-            origin: origin_of(&base),
-            base,
-            authorization: config.fhir_authorization.clone(),
-            total,
-            page_size: config.fhir_page_size.clamp(1, 1000),
         })
-    }
-
-    /// One GET, retried once when the connection could not be made.
-    /// `what` names the request in errors (never the URL: it identifies
-    /// the patient).
-    async fn get_json(
-        &self,
-        url: &str,
-        query: &[(&str, &str)],
-        what: &str,
-    ) -> Result<Option<Value>, PortError> {
-        let mut retried = false;
-        loop {
-            let mut request = self
-                .http
-                .get(url)
-                .query(query)
-                .header(reqwest::header::ACCEPT, "application/fhir+json");
-            if let Some(auth) = &self.authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, auth.expose_secret());
-            }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) if e.is_connect() && !retried => {
-                    retried = true;
-                    continue;
-                }
-                Err(e) => return Err(not_answering(format!("{what}: {}", e.without_url()))),
-            };
-            let status = response.status();
-            if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-                return Ok(None);
-            }
-            if !status.is_success() {
-                return Err(not_answering(format!("{what} answered {status}")));
-            }
-            let mut response = response;
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| not_answering(format!("{what}: {}", e.without_url())))?
-            {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_RESPONSE_BYTES {
-                    return Err(not_answering(format!(
-                        "{what} answered more than {} MB in one page",
-                        MAX_RESPONSE_BYTES / (1024 * 1024)
-                    )));
-                }
-            }
-            let value: Value = serde_json::from_slice(&body).map_err(|e| {
-                not_answering(format!("{what} answered with something not JSON: {e}"))
-            })?;
-            return Ok(Some(value));
-        }
-    }
-
-    /// Every resource of a search, following the "next" links.
-    async fn search(&self, kind: &str, query: &[(&str, &str)]) -> Result<Vec<Value>, PortError> {
-        let count = self.page_size.to_string();
-        let mut query = query.to_vec();
-        query.push(("_count", &count));
-        let what = format!("{kind} search");
-        let mut page = self
-            .get_json(&format!("{}/{kind}", self.base), &query, &what)
-            .await?
-            .ok_or_else(|| not_answering(format!("{what} answered 404")))?;
-        let mut found = Vec::new();
-        for pages in 1.. {
-            if page.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-                return Err(not_answering(format!(
-                    "{what} did not answer with a Bundle"
-                )));
-            }
-            for entry in page
-                .get("entry")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let included = entry
-                    .pointer("/search/mode")
-                    .and_then(Value::as_str)
-                    .is_some_and(|m| m != "match");
-                if let Some(resource) = entry.get("resource")
-                    && !included
-                    && resource.get("resourceType").and_then(Value::as_str) == Some(kind)
-                {
-                    found.push(resource.clone());
-                }
-            }
-            let next = page
-                .get("link")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
-                .and_then(|l| l.get("url").and_then(Value::as_str))
-                .map(str::to_owned);
-            let Some(next) = next else { break };
-            if origin_of(&next) != self.origin {
-                return Err(not_answering(format!(
-                    "{what}'s next page is on another server; not followed"
-                )));
-            }
-            if pages >= MAX_PAGES {
-                return Err(not_answering(format!(
-                    "{what} has more than {MAX_PAGES} pages"
-                )));
-            }
-            page = self
-                .get_json(&next, &[], &what)
-                .await?
-                .ok_or_else(|| not_answering(format!("{what}'s next page answered 404")))?;
-        }
-        Ok(found)
-    }
-
-    /// The patient's FHIR Patient resource, or None when the server has no
-    /// record of them.
-    async fn find_patient(&self, patient: PatientRef) -> Result<Option<Value>, PortError> {
-        let nhs_number: Option<String> =
-            sqlx::query("select nhs_number from patients where id = $1 and practice_id = $2")
-                .bind(patient.id.0)
-                .bind(patient.practice.0)
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(db_err)?
-                .map(|row| row.try_get::<Option<String>, _>("nhs_number"))
-                .transpose()
-                .map_err(db_err)?
-                .flatten();
-        if let Some(nhs) = nhs_number {
-            let identifier = format!("{NHS_NUMBER_SYSTEM}|{nhs}");
-            let found = self
-                .search("Patient", &[("identifier", identifier.as_str())])
-                .await?;
-            if let Some(p) = found.into_iter().next() {
-                return Ok(Some(p));
-            }
-        }
-        let keys = sqlx::query(
-            "select source_key from record_patient_sources where practice_id = $1 and patient_id = $2
-             order by source_key",
-        )
-        .bind(patient.practice.0)
-        .bind(patient.id.0)
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(db_err)?;
-        for row in keys {
-            let key: String = row.try_get("source_key").map_err(db_err)?;
-            // A bundle's urn:uuid keys name nothing on a server; Patient/<id>
-            // keys (from a searchset or a server's export) do.
-            if let Some((_, id)) = key.rsplit_once("Patient/") {
-                let url = format!("{}/Patient/{id}", self.base);
-                if let Some(p) = self.get_json(&url, &[], "Patient read").await? {
-                    return Ok(Some(p));
-                }
-            }
-        }
-        Ok(None)
     }
 
     /// The patient's whole record as the server holds it, bounded by the
     /// total timeout.
     async fn fetch(&self, patient: PatientRef) -> Result<Vec<Fetched>, PortError> {
-        tokio::time::timeout(self.total, self.fetch_unbounded(patient))
+        tokio::time::timeout(self.client.total, self.fetch_unbounded(patient))
             .await
             .map_err(|_| {
                 not_answering(format!(
                     "no whole record within {} seconds",
-                    self.total.as_secs()
+                    self.client.total.as_secs()
                 ))
             })?
     }
 
     async fn fetch_unbounded(&self, patient: PatientRef) -> Result<Vec<Fetched>, PortError> {
-        let Some(resource) = self.find_patient(patient).await? else {
+        let Some(resource) = self.client.find_patient(&self.db, patient).await? else {
             return Ok(Vec::new());
         };
         let id = resource
@@ -350,7 +128,9 @@ impl FhirGpRecord {
             let id = id.clone();
             async move {
                 let reference = format!("Patient/{id}");
-                self.search(kind, &[("patient", reference.as_str())]).await
+                self.client
+                    .search(kind, &[("patient", reference.as_str())])
+                    .await
             }
         });
         let found = futures_util::future::try_join_all(searches).await?;
@@ -366,7 +146,7 @@ impl FhirGpRecord {
         let bundle = json!({
             "resourceType": "Bundle",
             "type": "collection",
-            "meta": { "source": format!("FHIR R4 server ({})", self.origin) },
+            "meta": { "source": format!("FHIR R4 server ({})", self.client.origin) },
             "entry": entries,
         });
         let parsed = parse_bundle("FHIR server", &bundle, chrono::Utc::now().date_naive())
@@ -413,7 +193,12 @@ impl FhirGpRecord {
         let mut references = std::collections::BTreeSet::new();
         resources.iter().for_each(|r| walk(r, &mut references));
         let reads = references.iter().take(100).map(|r| async move {
-            self.get_json(&format!("{}/{r}", self.base), &[], "Practitioner read")
+            self.client
+                .get_json(
+                    &format!("{}/{r}", self.client.base),
+                    &[],
+                    "Practitioner read",
+                )
                 .await
         });
         Ok(futures_util::future::try_join_all(reads)
@@ -746,6 +531,7 @@ pub fn choose(db: &Db, config: &GpSystemConfig) -> anyhow::Result<std::sync::Arc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     #[test]
     fn entry_ids_are_stable_positive_and_fit_javascript() {
@@ -784,7 +570,7 @@ mod tests {
         config.fhir_base_url = Some("https://gp.example.com/fhir/".into());
         config.fhir_authorization = Some(SecretString::from("Bearer s3cret".to_owned()));
         let record = FhirGpRecord::new(db, &config).expect("valid");
-        assert_eq!(record.base, "https://gp.example.com/fhir");
+        assert_eq!(record.client.base, "https://gp.example.com/fhir");
         assert!(!format!("{record:?}").contains("s3cret"));
     }
 }

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod export;
 pub mod fhir;
+pub mod fhir_client;
 pub mod fhir_import;
 pub mod import_command;
 pub mod local;

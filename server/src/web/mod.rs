@@ -89,6 +89,12 @@ pub async fn build(config: ServeConfig, db: Db) -> anyhow::Result<Router> {
         .map(Arc::new);
     let mut ports = ports;
     ports.gp_record = gp_record;
+    ports.appointments = crate::appointments::fhir::choose(
+        &db,
+        &outbox,
+        i64::from(config.appointment_reminder_hours),
+        &config.gp_system,
+    )?;
     ports.sign_in_options.nhs_login = nhs_login.is_some();
     let state = AppState {
         leptos_options: leptos_options.clone(),

@@ -214,7 +214,7 @@ async fn start_fake(resources: Vec<Value>, mode: Mode) -> (String, Arc<FakeFhir>
     (base, fake)
 }
 
-fn fhir_config(base: &str, timeout_seconds: u64, page_size: u32) -> GpSystemConfig {
+pub(crate) fn fhir_config(base: &str, timeout_seconds: u64, page_size: u32) -> GpSystemConfig {
     let mut config = GpSystemConfig::local();
     config.gp_system = GpSystemKind::Fhir;
     config.fhir_base_url = Some(base.to_owned());
@@ -224,7 +224,7 @@ fn fhir_config(base: &str, timeout_seconds: u64, page_size: u32) -> GpSystemConf
     config
 }
 
-async fn sarah_ref(app: &TestApp) -> PatientRef {
+pub(crate) async fn sarah_ref(app: &TestApp) -> PatientRef {
     let practice = app
         .count(&format!(
             "select practice_id from patients where id = {}",
@@ -430,11 +430,11 @@ async fn a_server_that_is_down_gives_the_plain_message() {
 pub const SKIPPED: &str =
     "FHIR suite SKIPPED: helios-hfs not installed (scripts/install-fhir-server)";
 
-fn repo_root() -> std::path::PathBuf {
+pub(crate) fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn hfs_binary() -> Option<std::path::PathBuf> {
+pub(crate) fn hfs_binary() -> Option<std::path::PathBuf> {
     let out = std::process::Command::new(repo_root().join("scripts/install-fhir-server"))
         .arg("--path")
         .output()
@@ -443,15 +443,15 @@ fn hfs_binary() -> Option<std::path::PathBuf> {
     path.is_file().then_some(path)
 }
 
-struct Hfs {
-    base: String,
+pub(crate) struct Hfs {
+    pub(crate) base: String,
     _child: tokio::process::Child,
     _dir: std::path::PathBuf,
 }
 
 /// hfs on a free loopback port with a temporary data folder and SQLite
 /// file; stopped when dropped.
-async fn start_hfs(binary: &std::path::Path) -> Hfs {
+pub(crate) async fn start_hfs(binary: &std::path::Path) -> Hfs {
     let dir = std::env::temp_dir().join(format!(
         "portal-hfs-{}-{}",
         std::process::id(),
@@ -503,7 +503,7 @@ async fn start_hfs(binary: &std::path::Path) -> Hfs {
     panic!("helios-hfs did not answer {base}/metadata within 120 seconds");
 }
 
-async fn post_transaction(hfs: &Hfs, bundle: &Value) {
+pub(crate) async fn post_transaction(hfs: &Hfs, bundle: &Value) {
     let res = reqwest::Client::new()
         .post(&hfs.base)
         .header("content-type", "application/fhir+json")

@@ -9,6 +9,7 @@ mod appointments;
 mod cli;
 mod devices;
 mod email;
+mod fhir_appointments;
 mod fhir_record;
 mod glossary;
 mod linkage;
