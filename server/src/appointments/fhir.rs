@@ -953,23 +953,9 @@ impl FhirAppointments {
         .map(|row| row.try_get::<Option<i64>, _>(0).map_err(db_err))
         .transpose()?
         .flatten();
-        if let Some(reminder) = reminder {
-            sqlx::query("delete from outbox where id = $1 and status = 'waiting'")
-                .bind(reminder)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        access_log::insert(
-            &mut *tx,
-            log_entry(patient, by, RecordAction::CancelAppointment, request_id),
-        )
-        .await?;
         self.local
-            .cancellation_email(&mut tx, patient.id, None, now)
+            .finish_cancel(tx, reminder, patient, by, request_id, now)
             .await?;
-        tx.commit().await.map_err(db_err)?;
-        self.local.outbox.wake();
         Ok(Ok(()))
     }
 }

@@ -486,6 +486,39 @@ impl SqlAppointments {
         Ok(reminder)
     }
 
+    /// The portal's side of a patient's cancelled appointment, whichever
+    /// adapter cancelled it: the waiting reminder never goes, the access-log
+    /// row and the cancellation email are written, and the transaction ends.
+    pub(crate) async fn finish_cancel(
+        &self,
+        mut tx: Tx,
+        reminder: Option<i64>,
+        patient: PatientRef,
+        by: &Actor,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        if let Some(reminder) = reminder {
+            // A reminder already being sent cannot be called back; one
+            // still waiting never goes.
+            sqlx::query("delete from outbox where id = $1 and status = 'waiting'")
+                .bind(reminder)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        access_log::insert(
+            &mut *tx,
+            log_entry(patient, by, RecordAction::CancelAppointment, request_id),
+        )
+        .await?;
+        self.cancellation_email(&mut tx, patient.id, None, now)
+            .await?;
+        tx.commit().await.map_err(db_err)?;
+        self.outbox.wake();
+        Ok(())
+    }
+
     pub(crate) async fn cancellation_email(
         &self,
         tx: &mut Tx,
@@ -772,24 +805,8 @@ impl Appointments for SqlAppointments {
         if done.rows_affected() != 1 {
             return Ok(Err(CancelError::NotBooked));
         }
-        if let Some(reminder) = reminder {
-            // A reminder already being sent cannot be called back; one
-            // still waiting never goes.
-            sqlx::query("delete from outbox where id = $1 and status = 'waiting'")
-                .bind(reminder)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        access_log::insert(
-            &mut *tx,
-            log_entry(patient, by, RecordAction::CancelAppointment, request_id),
-        )
-        .await?;
-        self.cancellation_email(&mut tx, patient.id, None, now)
+        self.finish_cancel(tx, reminder, patient, by, request_id, now)
             .await?;
-        tx.commit().await.map_err(db_err)?;
-        self.outbox.wake();
         Ok(Ok(()))
     }
 
