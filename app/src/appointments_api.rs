@@ -193,7 +193,13 @@ pub async fn find_slots(
     let (_, actor) = check_signed_in::<FindSlots>()?;
     let practice = practice_of(&actor)?;
     let now = chrono::Utc::now();
-    match domain::appointments::check_slot_search(&form, now) {
+    let search = domain::appointments::check_slot_search(&form, now);
+    // Each patient's own order of equally soon slots (see tie_rank).
+    let search = match actor.acting_for {
+        Some(patient) => search.map(|s| s.seen_by(patient)),
+        None => search,
+    };
+    match search {
         Err(feedback) => Ok(SlotResults {
             feedback,
             slots: Vec::new(),
@@ -614,7 +620,7 @@ pub async fn book_for_patient(
         Ok(n) => n,
         Err(e) => return send_back(&ctx, feedback.error("nhs_number", e.to_string()), &page).await,
     };
-    let text = match domain::appointments::check_booking_text(&reason, "") {
+    let text = match domain::appointments::check_staff_booking_reason(&reason) {
         Ok(text) => text,
         Err(checked) => {
             for e in checked.errors {

@@ -755,6 +755,16 @@ pub struct BookingText {
 /// Checks the reason (optional, up to 100 characters, one line) and the
 /// note (optional, up to 500). Both are trimmed.
 pub fn check_booking_text(reason: &str, note: &str) -> Result<BookingText, FormFeedback> {
+    check_text(reason, note, ". Put more detail in the note")
+}
+
+/// As [`check_booking_text`] for staff booking on a patient's behalf, whose
+/// form has a reason and no note.
+pub fn check_staff_booking_reason(reason: &str) -> Result<BookingText, FormFeedback> {
+    check_text(reason, "", "")
+}
+
+fn check_text(reason: &str, note: &str, too_long_hint: &str) -> Result<BookingText, FormFeedback> {
     let mut feedback = FormFeedback::new(BOOK_FORM)
         .keep("reason", reason)
         .keep("note", note);
@@ -763,7 +773,7 @@ pub fn check_booking_text(reason: &str, note: &str) -> Result<BookingText, FormF
     if reason_len > MAX_REASON_CHARS {
         feedback = feedback.error(
             "reason",
-            format!("The reason must be {MAX_REASON_CHARS} characters or fewer. You have entered {reason_len}. Put more detail in the note"),
+            format!("The reason must be {MAX_REASON_CHARS} characters or fewer. You have entered {reason_len}{too_long_hint}"),
         );
     } else if !is_single_line(reason_t) {
         feedback = feedback.error("reason", "The reason must be on one line");
@@ -834,6 +844,37 @@ pub struct SlotSearch {
     pub clinician: Option<String>,
     pub mode: Option<AppointmentMode>,
     pub time_of_day: Option<TimeOfDay>,
+    /// Whose list this is: see [`tie_rank`]. 0 lists equal times by id.
+    pub seen_by: u64,
+}
+
+/// A prime above any slot id a practice reaches, for [`tie_rank`].
+pub const TIE_MODULUS: i64 = 1_000_003;
+
+/// Where a slot goes among slots that start at the same minute, in the
+/// list that `seen_by` sees. When a practice opens its same-day slots at
+/// 08:00, several clinicians' 08:00 slots are equally soonest; listed by id,
+/// every patient reaches for the same one and all but one are told it has
+/// just been taken, again and again down the list. Each patient gets their
+/// own order of those equal slots instead (stable for them, so the page
+/// does not reshuffle on reload), and soonest first still holds. The local
+/// book computes the same value in SQL (`(id * multiplier) % TIE_MODULUS`):
+/// multiplying by a non-zero residue modulo a prime is a permutation.
+pub fn tie_rank(slot: SlotId, seen_by: u64) -> i64 {
+    (slot.0.rem_euclid(TIE_MODULUS) * tie_multiplier(seen_by)) % TIE_MODULUS
+}
+
+/// The multiplier [`tie_rank`] uses for `seen_by`: 1 for nobody in
+/// particular, so that staff and tests see equal times by id.
+pub fn tie_multiplier(seen_by: u64) -> i64 {
+    if seen_by == 0 {
+        return 1;
+    }
+    // Neighbouring patient ids would give neighbouring multipliers, which
+    // for small slot ids keep the id order; scatter them first (Knuth's
+    // multiplicative hash). Below TIE_MODULUS, so the cast is exact.
+    let scattered = seen_by.wrapping_mul(2_654_435_761) % (TIE_MODULUS as u64 - 1);
+    scattered as i64 + 1
 }
 
 impl SlotSearch {
@@ -846,6 +887,15 @@ impl SlotSearch {
             clinician: None,
             mode: None,
             time_of_day: None,
+            seen_by: 0,
+        }
+    }
+
+    /// The same search, as `patient` sees its order of equal times.
+    pub fn seen_by(self, patient: PatientId) -> Self {
+        Self {
+            seen_by: u64::try_from(patient.0).unwrap_or(0),
+            ..self
         }
     }
 
@@ -1243,6 +1293,7 @@ pub fn weekday_name(date: NaiveDate) -> &'static str {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("date")
@@ -1591,6 +1642,11 @@ mod tests {
                 .is_some()
         );
         assert!(check_booking_text("a\nb", "").is_err());
+        let staff = check_staff_booking_reason(&"a".repeat(101)).expect_err("too long");
+        assert_eq!(
+            staff.error_for("reason"),
+            Some("The reason must be 100 characters or fewer. You have entered 101".to_owned())
+        );
     }
 
     #[test]
@@ -1668,6 +1724,38 @@ mod tests {
         }
         for t in TimeOfDay::ALL {
             assert_eq!(TimeOfDay::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn nobody_in_particular_sees_equal_times_by_id() {
+        for id in [1, 2, 25, 999, 1_000_002] {
+            assert_eq!(tie_rank(SlotId(id), 0), id);
+        }
+    }
+
+    #[test]
+    fn a_crowd_reaches_for_different_equally_soon_slots() {
+        // 21 clinicians' 08:00 slots, numbered as a release of 24 a session
+        // numbers them; 2,100 patients: which does each list first?
+        let slots: Vec<SlotId> = (0..21).map(|c| SlotId(1 + 24 * c)).collect();
+        let mut first = HashMap::new();
+        for patient in 1..=2_100_u64 {
+            let top = slots.iter().min_by_key(|s| tie_rank(**s, patient)).copied();
+            *first.entry(top).or_insert(0) += 1;
+        }
+        assert_eq!(first.len(), 21, "every slot is someone's first choice");
+        let most = first.values().max().copied().unwrap_or(0);
+        assert!(most < 300, "no slot is first for a herd: {most} of 2,100");
+    }
+
+    proptest! {
+        #[test]
+        fn each_list_orders_equal_times_without_ties(seen_by in any::<u64>(), a in 0..TIE_MODULUS, b in 0..TIE_MODULUS) {
+            prop_assume!(a != b);
+            prop_assert_ne!(tie_rank(SlotId(a), seen_by), tie_rank(SlotId(b), seen_by));
+            let rank = tie_rank(SlotId(a), seen_by);
+            prop_assert!((0..TIE_MODULUS).contains(&rank));
         }
     }
 

@@ -37,7 +37,11 @@ pub fn DayViewPage() -> impl IntoView {
                     format!("Session published on {n} days")
                 })
             } else if let Some(n) = q.get("session_cancelled") {
-                Some(format!("Session cancelled. {n} patients were emailed"))
+                Some(match n.as_str() {
+                    "0" => "Session cancelled. Nobody was booked into it".to_owned(),
+                    "1" => "Session cancelled. 1 patient was emailed".to_owned(),
+                    _ => format!("Session cancelled. {n} patients were emailed"),
+                })
             } else if q.get("booked").is_some() {
                 Some("Appointment booked".to_owned())
             } else if q.get("marked").is_some() {

@@ -43,7 +43,7 @@ use domain::appointments::{
     AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, BookingError,
     CancelError, CheckedSession, ClinicianRole, DaySession, FreeSlot, NEXT_FREE_OFFERED,
     NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS, SessionId, SessionRefusal,
-    SlotId, SlotSearch, valid_idempotency_key,
+    SlotId, SlotSearch, tie_rank, valid_idempotency_key,
 };
 use domain::ports::PortError;
 use domain::{AccountId, Actor, PatientId, PracticeId, Role};
@@ -352,7 +352,7 @@ impl FhirAppointments {
             .filter_map(|r| Some((r.get("id")?.as_str()?.to_owned(), r)))
             .collect();
         let rules = rules_in(&self.db.pool, practice).await?;
-        let mut views: Vec<SlotView> = found
+        let views: Vec<SlotView> = found
             .matches
             .iter()
             .filter_map(|slot| {
@@ -367,18 +367,13 @@ impl FhirAppointments {
             })
             .filter(|v| v.start > now && (!online || rules.is_released(v.start, now)))
             .collect();
-        views.sort_by(|a, b| {
-            a.start
-                .cmp(&b.start)
-                .then_with(|| a.fhir_id.cmp(&b.fhir_id))
-        });
         let ids = self
             .portal_ids(
                 SLOT,
                 &views.iter().map(|v| v.fhir_id.as_str()).collect::<Vec<_>>(),
             )
             .await?;
-        Ok(views
+        let mut slots: Vec<FreeSlot> = views
             .into_iter()
             .filter_map(|v| {
                 Some(FreeSlot {
@@ -392,19 +387,22 @@ impl FhirAppointments {
                 })
             })
             .filter(|s| search.matches(s))
-            .take(limit as usize)
-            .collect())
+            .collect();
+        // Soonest first; equal times in this viewer's own order (tie_rank).
+        slots.sort_by_key(|s| (s.start, tie_rank(s.id, search.seen_by), s.id));
+        slots.truncate(limit as usize);
+        Ok(slots)
     }
 
     async fn next_free(
         &self,
-        practice: PracticeId,
+        patient: PatientRef,
         now: DateTime<Utc>,
         online: bool,
     ) -> Result<Vec<FreeSlot>, PortError> {
         self.search_slots(
-            practice,
-            &SlotSearch::default_window(now),
+            patient.practice,
+            &SlotSearch::default_window(now).seen_by(patient.id),
             now,
             NEXT_FREE_OFFERED,
             online,
@@ -719,7 +717,7 @@ impl FhirAppointments {
     ) -> Result<Result<PatientAppointment, BookingError>, PortError> {
         let patient = booking.patient;
         let taken = || async {
-            let next_free = self.next_free(patient.practice, now, online).await?;
+            let next_free = self.next_free(patient, now, online).await?;
             Ok::<_, PortError>(Err(BookingError::SlotTaken { next_free }))
         };
         let Some((slot, schedule, Some(view))) = self.read_slot(slot_fhir_id).await? else {

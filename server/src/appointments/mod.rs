@@ -24,8 +24,8 @@ use domain::appointments::{
     AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, BookingError,
     CancelError, CheckedSession, ClinicianRole, DayBooking, DaySession, DaySlot, FreeSlot,
     NEXT_FREE_OFFERED, NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS, SessionId,
-    SessionRefusal, SlotId, SlotSearch, TimeOfDay, TimeSpan, first_overlap, uk_date, uk_day_label,
-    uk_time_label, valid_idempotency_key,
+    SessionRefusal, SlotId, SlotSearch, TIE_MODULUS, TimeOfDay, TimeSpan, first_overlap,
+    tie_multiplier, uk_date, uk_day_label, uk_time_label, valid_idempotency_key,
 };
 use domain::notifications::EmailKind;
 use domain::ports::PortError;
@@ -34,6 +34,13 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 pub(crate) type Tx = Transaction<'static, Any>;
+
+/// What [`SqlAppointments::bookable`] found.
+enum Bookable {
+    Free(FreeSlot),
+    Taken,
+    Refused(BookingError),
+}
 
 pub struct SqlAppointments {
     pub db: Db,
@@ -349,11 +356,13 @@ impl SqlAppointments {
         if let Some(slot) = only {
             push(&mut sql, " and s.id = ?", Arg::Int(slot.0));
         }
+        // Equal times in this viewer's own order: see `tie_rank`.
         push(
             &mut sql,
-            " order by s.starts_at, s.id limit ?",
-            Arg::Int(i64::from(limit)),
+            &format!(" order by s.starts_at, (s.id * ?) % {TIE_MODULUS}, s.id"),
+            Arg::Int(tie_multiplier(search.seen_by)),
         );
+        push(&mut sql, " limit ?", Arg::Int(i64::from(limit)));
         let mut query = sqlx::query(&sql);
         for arg in args {
             query = match arg {
@@ -367,13 +376,13 @@ impl SqlAppointments {
 
     async fn next_free(
         &self,
-        practice: PracticeId,
+        patient: PatientRef,
         now: DateTime<Utc>,
         online: bool,
     ) -> Result<Vec<FreeSlot>, PortError> {
         self.search(
-            practice,
-            &SlotSearch::default_window(now),
+            patient.practice,
+            &SlotSearch::default_window(now).seen_by(patient.id),
             now,
             NEXT_FREE_OFFERED,
             online,
@@ -552,6 +561,99 @@ impl SqlAppointments {
         Ok(true)
     }
 
+    /// Whether the slot may be booked in this booking, read through `conn`
+    /// (the pool's, or the booking transaction's).
+    async fn bookable(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        booking: &NewBooking,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Bookable, PortError> {
+        let patient = booking.patient;
+        let sql = format!(
+            "select {SLOT_COLUMNS}, s.blocked, s.local_date, se.status as session_status, se.bookable_online,
+                    exists (select 1 from appointments a where a.slot_id = s.id and a.status <> 'cancelled') as booked
+             from appointment_slots s join appointment_sessions se on se.id = s.session_id
+             where s.id = $1 and s.practice_id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(booking.slot.0)
+            .bind(patient.practice.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        // Another practice's slot looks the same as no slot.
+        let Some(row) = row else {
+            return Ok(Bookable::Refused(BookingError::NotAvailable));
+        };
+        let slot = free_slot(&row)?;
+        let blocked: i64 = row.try_get("blocked").map_err(db_err)?;
+        let session_status: String = row.try_get("session_status").map_err(db_err)?;
+        let bookable_online: i64 = row.try_get("bookable_online").map_err(db_err)?;
+        let booked = row
+            .try_get::<bool, _>("booked")
+            .or_else(|_| row.try_get::<i64, _>("booked").map(|n| n != 0))
+            .map_err(db_err)?;
+        if slot.start <= now {
+            return Ok(Bookable::Refused(BookingError::SlotInPast));
+        }
+        if blocked == 1 || session_status != "active" {
+            return Ok(Bookable::Refused(BookingError::NotAvailable));
+        }
+        if online {
+            let rules = rules_in(&mut *conn, patient.practice).await?;
+            if bookable_online != 1
+                || !rules.is_released(slot.start, now)
+                || slot.start >= now + Duration::days(SEARCH_WINDOW_DAYS)
+            {
+                return Ok(Bookable::Refused(BookingError::NotAvailable));
+            }
+            let held: i64 = sqlx::query(
+                "select count(*) from appointments a join appointment_slots s on s.id = a.slot_id
+                 where a.patient_id = $1 and a.status = 'booked' and a.booked_online = 1 and s.starts_at > $2",
+            )
+            .bind(patient.id.0)
+            .bind(now.timestamp())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .try_get(0)
+            .map_err(db_err)?;
+            if held >= i64::from(rules.max_future_bookings) {
+                return Ok(Bookable::Refused(BookingError::TooManyBookings {
+                    limit: rules.max_future_bookings,
+                }));
+            }
+        }
+        Ok(if booked {
+            Bookable::Taken
+        } else {
+            Bookable::Free(slot)
+        })
+    }
+
+    /// The answer when the slot turned out booked: this form's own booking
+    /// if another submit of it won (it committed before the slot was seen
+    /// booked, so it is visible now), else "this appointment has just been
+    /// taken" with the next free ones.
+    async fn taken(
+        &self,
+        booking: &NewBooking,
+        now: DateTime<Utc>,
+        online: bool,
+    ) -> Result<Result<PatientAppointment, BookingError>, PortError> {
+        let patient = booking.patient;
+        if let Some(id) = self
+            .existing_booking(&self.db.pool, patient, &booking.idempotency_key)
+            .await?
+        {
+            return Ok(Ok(self.one(patient, id, now).await?));
+        }
+        let next_free = self.next_free(patient, now, online).await?;
+        Ok(Err(BookingError::SlotTaken { next_free }))
+    }
+
     async fn existing_booking(
         &self,
         executor: impl sqlx::Executor<'_, Database = Any>,
@@ -626,6 +728,29 @@ impl Appointments for SqlAppointments {
         }
         let patient = booking.patient;
         let online = booking.by.role == Role::Patient;
+        // At the 8am rush most tries are for a slot someone has just booked:
+        // answer those from plain reads first, without queueing for the
+        // write lock (SQLite has one writer) or holding a transaction. The
+        // same checks run again inside the transaction, and the unique
+        // index decides the races no read can see.
+        {
+            let mut conn = self.db.pool.acquire().await.map_err(db_err)?;
+            if let Some(id) = self
+                .existing_booking(&mut *conn, patient, &booking.idempotency_key)
+                .await?
+            {
+                drop(conn);
+                return Ok(Ok(self.one(patient, id, now).await?));
+            }
+            match self.bookable(&mut conn, &booking, online, now).await? {
+                Bookable::Free(_) => {}
+                Bookable::Taken => {
+                    drop(conn);
+                    return self.taken(&booking, now, online).await;
+                }
+                Bookable::Refused(refusal) => return Ok(Err(refusal)),
+            }
+        }
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
         // The same form submitted again: the first booking is the answer.
         if let Some(id) = self
@@ -635,65 +760,23 @@ impl Appointments for SqlAppointments {
             tx.rollback().await.map_err(db_err)?;
             return Ok(Ok(self.one(patient, id, now).await?));
         }
-        let sql = format!(
-            "select {SLOT_COLUMNS}, s.blocked, s.local_date, se.status as session_status, se.bookable_online
-             from appointment_slots s join appointment_sessions se on se.id = s.session_id
-             where s.id = $1 and s.practice_id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(booking.slot.0)
-            .bind(patient.practice.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        // Another practice's slot looks the same as no slot.
-        let Some(row) = row else {
-            return Ok(Err(BookingError::NotAvailable));
+        if online && self.db.dialect == Dialect::Postgres {
+            // One patient's bookings one at a time, so two at once cannot
+            // both pass the limit (SQLite has one writer).
+            sqlx::query("select id from patients where id = $1 for update")
+                .bind(patient.id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let slot = match self.bookable(&mut tx, &booking, online, now).await? {
+            Bookable::Free(slot) => slot,
+            Bookable::Taken => {
+                tx.rollback().await.map_err(db_err)?;
+                return self.taken(&booking, now, online).await;
+            }
+            Bookable::Refused(refusal) => return Ok(Err(refusal)),
         };
-        let slot = free_slot(&row)?;
-        let blocked: i64 = row.try_get("blocked").map_err(db_err)?;
-        let session_status: String = row.try_get("session_status").map_err(db_err)?;
-        let bookable_online: i64 = row.try_get("bookable_online").map_err(db_err)?;
-        if slot.start <= now {
-            return Ok(Err(BookingError::SlotInPast));
-        }
-        if blocked == 1 || session_status != "active" {
-            return Ok(Err(BookingError::NotAvailable));
-        }
-        if online {
-            let rules = rules_in(&mut *tx, patient.practice).await?;
-            if bookable_online != 1
-                || !rules.is_released(slot.start, now)
-                || slot.start >= now + Duration::days(SEARCH_WINDOW_DAYS)
-            {
-                return Ok(Err(BookingError::NotAvailable));
-            }
-            if self.db.dialect == Dialect::Postgres {
-                // One patient's bookings one at a time, so two at once
-                // cannot both pass the limit (SQLite has one writer).
-                sqlx::query("select id from patients where id = $1 for update")
-                    .bind(patient.id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            }
-            let held: i64 = sqlx::query(
-                "select count(*) from appointments a join appointment_slots s on s.id = a.slot_id
-                 where a.patient_id = $1 and a.status = 'booked' and a.booked_online = 1 and s.starts_at > $2",
-            )
-            .bind(patient.id.0)
-            .bind(now.timestamp())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .try_get(0)
-            .map_err(db_err)?;
-            if held >= i64::from(rules.max_future_bookings) {
-                return Ok(Err(BookingError::TooManyBookings {
-                    limit: rules.max_future_bookings,
-                }));
-            }
-        }
         let inserted = sqlx::query(
             "insert into appointments
                  (slot_id, practice_id, patient_id, status, reason, note, booked_online, booked_by, idempotency_key, booked_at)
@@ -715,17 +798,10 @@ impl Appointments for SqlAppointments {
             Ok(row) => AppointmentId(row.try_get(0).map_err(db_err)?),
             Err(err) if is_unique_violation(&err) => {
                 // PostgreSQL has aborted the transaction; end it and answer
-                // from outside it.
+                // from outside it (two submits of one form at once: the
+                // other one may have booked).
                 tx.rollback().await.map_err(db_err)?;
-                // Two submits of one form at once: the other one booked.
-                if let Some(id) = self
-                    .existing_booking(&self.db.pool, patient, &booking.idempotency_key)
-                    .await?
-                {
-                    return Ok(Ok(self.one(patient, id, now).await?));
-                }
-                let next_free = self.next_free(patient.practice, now, online).await?;
-                return Ok(Err(BookingError::SlotTaken { next_free }));
+                return self.taken(&booking, now, online).await;
             }
             Err(err) => return Err(db_err(err)),
         };

@@ -10,7 +10,7 @@ use crate::common;
 use chrono::{Duration, NaiveDate, Utc};
 use common::mail::MailSink;
 use common::*;
-use domain::{Email, OdsCode};
+use domain::{Email, OdsCode, PatientId};
 use mail_parser::MimeHeaders;
 use secrecy::SecretString;
 use server::provisioning::{self, NewPatient};
@@ -41,6 +41,28 @@ async fn signed_in(app: &TestApp, email: &str) -> reqwest::Client {
     let browser = client();
     app.sign_in_with(&browser, email).await;
     browser
+}
+
+/// A new patient of Riverside (A81001) with an account, signed in.
+async fn new_patient_signed_in(app: &TestApp, given_name: &str) -> (PatientId, reqwest::Client) {
+    let address = format!("{}@example.com", given_name.to_lowercase());
+    let patient = provisioning::create_patient(
+        &app.db,
+        NewPatient {
+            practice: OdsCode::parse("A81001").expect("ods"),
+            given_name: given_name.into(),
+            family_name: "Testperson".into(),
+            date_of_birth: "1980-01-01".parse().expect("date"),
+            nhs_number: None,
+            account: Some((
+                Email::parse(&address).expect("email"),
+                SecretString::from(PASSWORD),
+            )),
+        },
+    )
+    .await
+    .expect("patient");
+    (patient, signed_in(app, &address).await)
 }
 
 async fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
@@ -334,27 +356,9 @@ async fn twenty_patients_racing_for_one_slot_book_it_once() {
     publish(&app, &staff, &Session::gp(uk_today() + Duration::days(2))).await;
     let all = slots(&app).await;
     let slot = all[0];
-    let practice = OdsCode::parse("A81001").expect("ods");
     let mut browsers = Vec::new();
     for i in 0..20 {
-        let address = format!("racer{i}@example.com");
-        provisioning::create_patient(
-            &app.db,
-            NewPatient {
-                practice: practice.clone(),
-                given_name: format!("Racer{i}"),
-                family_name: "Testperson".into(),
-                date_of_birth: "1980-01-01".parse().expect("date"),
-                nhs_number: None,
-                account: Some((
-                    Email::parse(&address).expect("email"),
-                    SecretString::from(PASSWORD),
-                )),
-            },
-        )
-        .await
-        .expect("patient");
-        let browser = signed_in(&app, &address).await;
+        let (_, browser) = new_patient_signed_in(&app, &format!("Racer{i}")).await;
         let key = answers(&app, &browser, slot, "").await;
         browsers.push((browser, key));
     }
@@ -911,5 +915,82 @@ async fn release_rules_hold_slots_back_limit_bookings_and_cancelling() {
     assert_eq!(
         app.count(&format!("select count(*) from outbox where account_id = {bob_account} and kind = 'appointment_booked'")).await,
         1
+    );
+}
+
+#[tokio::test]
+async fn equally_soon_slots_are_listed_in_each_patients_own_order() {
+    let app = TestApp::spawn().await;
+    let staff = signed_in(&app, RECEPTION_A).await;
+    let date = uk_today() + Duration::days(3);
+    let clinicians = [
+        "Dr Ana Ames",
+        "Dr Ben Bell",
+        "Dr Cy Cole",
+        "Dr Di Dunn",
+        "Dr Ed Eyre",
+        "Dr Flo Fry",
+    ];
+    for clinician in clinicians {
+        let to = publish(
+            &app,
+            &staff,
+            &Session {
+                clinician,
+                start: "09:00",
+                end: "09:20",
+                ..Session::gp(date)
+            },
+        )
+        .await;
+        assert!(to.contains("created=1"), "{to}");
+    }
+    let mut orders = Vec::new();
+    for i in 0..4 {
+        let (patient, browser) = new_patient_signed_in(&app, &format!("Crowd{i}")).await;
+        let (status, html) = page(&app, &browser, "/appointments/find").await;
+        assert_eq!(status, 200);
+        let listed: Vec<i64> = html
+            .match_indices("href=\"/appointments/book/")
+            .filter_map(|(at, link)| {
+                let rest = &html[at + link.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .collect();
+        orders.push((patient, listed));
+    }
+    let nine = ids(
+        &app,
+        "select id from appointment_slots where local_minute = 540 order by id",
+    )
+    .await;
+    let ten_past_nine = ids(
+        &app,
+        "select id from appointment_slots where local_minute = 550 order by id",
+    )
+    .await;
+    assert_eq!(nine.len(), 6);
+    for (patient, listed) in &orders {
+        // Soonest first: the six 9:00 slots, then the six 9:10 ones...
+        assert_eq!(listed.len(), 12, "{listed:?}");
+        let mut first_six = listed[..6].to_vec();
+        first_six.sort_unstable();
+        assert_eq!(first_six, nine);
+        let mut last_six = listed[6..].to_vec();
+        last_six.sort_unstable();
+        assert_eq!(last_six, ten_past_nine);
+        // ...each group in this patient's own order, the one the domain
+        // rule gives (the SQL and the rule agree).
+        let seen_by = u64::try_from(patient.0).expect("id");
+        let mut expected = nine.clone();
+        expected.sort_by_key(|id| {
+            domain::appointments::tie_rank(domain::appointments::SlotId(*id), seen_by)
+        });
+        assert_eq!(listed[..6], expected[..], "patient {patient:?}");
+    }
+    let firsts: std::collections::HashSet<i64> = orders.iter().map(|(_, l)| l[0]).collect();
+    assert!(
+        firsts.len() > 1,
+        "four patients do not all reach for the same slot: {orders:?}"
     );
 }

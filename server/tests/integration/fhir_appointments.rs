@@ -5,7 +5,8 @@
 //! the same slot refused as taken, a race of ten booking one, a stale
 //! If-Match refused by the server with 412 while the adapter's own cancel
 //! rereads and succeeds, the slot freed, the patient's list only theirs,
-//! and the access log and outbox written. Plus a server that never
+//! and the access log and outbox written; an Appointment the server
+//! refuses releases the Slot it had marked busy. Plus a server that never
 //! answers, bounded by the timeout. Runs on SQLite and PostgreSQL.
 
 use crate::common::{CAROL_NHS, RECEPTION_A, SARAH, SARAH_NHS, TestApp};
@@ -137,11 +138,22 @@ fn adapter(app: &TestApp, base: &str, timeout_seconds: u64) -> FhirAppointments 
     .expect("adapter")
 }
 
-#[tokio::test]
-async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
+/// helios-hfs loaded with [`book_bundle`] two days ahead, a portal whose
+/// practice opens slots 14 days ahead, and Sarah acting for herself; None
+/// (said loudly) when helios-hfs is not installed.
+struct Loaded {
+    hfs: crate::fhir_record::Hfs,
+    app: TestApp,
+    now: DateTime<Utc>,
+    first: DateTime<Utc>,
+    sarah: PatientRef,
+    sarah_self: Actor,
+}
+
+async fn loaded_helios() -> Option<Loaded> {
     let Some(binary) = hfs_binary() else {
         eprintln!("\n********\n{SKIPPED}\n********\n");
-        return;
+        return None;
     };
     let hfs = start_hfs(&binary).await;
     let app = TestApp::spawn().await;
@@ -150,24 +162,48 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         .duration_trunc(Duration::hours(1))
         .expect("hour");
     post_transaction(&hfs, &book_bundle(first)).await;
-    let book = adapter(&app, &hfs.base, 30);
     let sarah = sarah_ref(&app).await;
+    adapter(&app, &hfs.base, 30)
+        .set_release_rules(
+            sarah.practice,
+            ReleaseRules {
+                release_days_ahead: 14,
+                release_time: NaiveTime::MIN,
+                max_future_bookings: 5,
+                cancel_cutoff_hours: 0,
+            },
+        )
+        .await
+        .expect("rules");
+    let sarah_self = actor(&app, SARAH, Role::Patient, Some(sarah.id)).await;
+    Some(Loaded {
+        hfs,
+        app,
+        now,
+        first,
+        sarah,
+        sarah_self,
+    })
+}
+
+#[tokio::test]
+async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
+    let Some(Loaded {
+        hfs,
+        app,
+        now,
+        first,
+        sarah,
+        sarah_self,
+    }) = loaded_helios().await
+    else {
+        return;
+    };
+    let book = adapter(&app, &hfs.base, 30);
     let carol = PatientRef {
         id: PatientId(app.fixtures.carol.0),
         practice: sarah.practice,
     };
-    book.set_release_rules(
-        sarah.practice,
-        ReleaseRules {
-            release_days_ahead: 14,
-            release_time: NaiveTime::MIN,
-            max_future_bookings: 5,
-            cancel_cutoff_hours: 0,
-        },
-    )
-    .await
-    .expect("rules");
-    let sarah_self = actor(&app, SARAH, Role::Patient, Some(sarah.id)).await;
     let reception = actor(&app, RECEPTION_A, Role::Receptionist, None).await;
 
     // Found, four slots over two pages, with the Schedule's names.
@@ -448,6 +484,138 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
         .await
         .expect_err("managed elsewhere");
     assert!(day.is_managed_in_clinical_system());
+}
+
+/// A pass-through to `upstream` (helios-hfs) that answers every
+/// `POST Appointment` with a server error, as a clinical system that fails
+/// between the two writes of a booking would.
+async fn refusing_appointment_creates(upstream: String) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let client = reqwest::Client::new();
+    let router = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let client = client.clone();
+            let upstream = upstream.clone();
+            async move {
+                if method == Method::POST && uri.path().ends_with("/Appointment") {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "refused by the test")
+                        .into_response();
+                }
+                let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut request = client
+                    .request(method, format!("{upstream}{path}"))
+                    .body(body);
+                for (name, value) in &headers {
+                    if name != "host" && name != "content-length" {
+                        request = request.header(name, value);
+                    }
+                }
+                let answer = request.send().await.expect("helios answers");
+                let status = answer.status();
+                let answer_headers = answer.headers().clone();
+                let bytes = answer.bytes().await.expect("helios body");
+                let mut response = (status, bytes).into_response();
+                for (name, value) in &answer_headers {
+                    if name != "content-length" && name != "transfer-encoding" {
+                        response.headers_mut().insert(name, value.clone());
+                    }
+                }
+                response
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn when_the_appointment_is_refused_the_slot_is_freed_and_the_form_can_be_sent_again() {
+    let Some(Loaded {
+        hfs,
+        app,
+        now,
+        first,
+        sarah,
+        sarah_self,
+    }) = loaded_helios().await
+    else {
+        return;
+    };
+    let failing = adapter(
+        &app,
+        &refusing_appointment_creates(hfs.base.clone()).await,
+        30,
+    );
+    let free = failing
+        .free_slots(sarah.practice, &SlotSearch::default_window(now), now, 20)
+        .await
+        .expect("free slots through the pass-through");
+    assert_eq!(free.len(), 4, "{free:?}");
+
+    // The Slot is marked busy, the Appointment refused: a port error, and
+    // the Slot on helios is free again.
+    let key = "sarah-refused-0001-dddd";
+    let refused = failing
+        .book(booking(sarah, free[0].id, key, &sarah_self), now)
+        .await;
+    assert!(
+        refused.is_err(),
+        "a refused create is an error: {refused:?}"
+    );
+    let slot0 = reqwest::get(format!("{}/Slot/slot-0", hfs.base))
+        .await
+        .expect("slot")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(slot0["status"], "free", "released after the failed create");
+    let appointments = reqwest::get(format!("{}/Appointment?slot=Slot/slot-0", hfs.base))
+        .await
+        .expect("search")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        appointments["entry"].as_array().map_or(0, Vec::len),
+        0,
+        "{appointments}"
+    );
+    let sarah_id = sarah.id.0;
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from fhir_bookings where patient_id = {sarah_id}"
+        ))
+        .await,
+        0,
+        "the form's claim is withdrawn"
+    );
+    assert_eq!(
+        app.count("select count(*) from outbox where kind = 'appointment_booked'")
+            .await,
+        0,
+        "no confirmation for a booking that did not happen"
+    );
+
+    // The slot is offered again, and the same form books it once the
+    // clinical system answers.
+    let offered = failing
+        .free_slots(sarah.practice, &SlotSearch::default_window(now), now, 20)
+        .await
+        .expect("free slots");
+    assert!(offered.iter().any(|s| s.id == free[0].id));
+    let working = adapter(&app, &hfs.base, 30);
+    let booked = working
+        .book(booking(sarah, free[0].id, key, &sarah_self), now)
+        .await
+        .expect("port")
+        .expect("booked on the second send");
+    assert_eq!(booked.slot.start, first);
 }
 
 #[tokio::test]
