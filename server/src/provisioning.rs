@@ -7,7 +7,7 @@ use crate::db::{Db, now_unix};
 use crate::passwords;
 use domain::{AccountId, Email, NhsNumber, OdsCode, PatientId, PracticeId, Role};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -78,7 +78,7 @@ async fn hash_checked(password: &SecretString) -> Result<String, ProvisionError>
 }
 
 async fn practice_id(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     ods: &OdsCode,
 ) -> Result<PracticeId, ProvisionError> {
     sqlx::query("select id from practices where ods_code = $1")
@@ -104,7 +104,7 @@ pub async fn create_practice(
 }
 
 async fn insert_practice(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     ods: &OdsCode,
     name: &str,
 ) -> Result<PracticeId, ProvisionError> {
@@ -140,7 +140,7 @@ pub async fn create_staff(db: &Db, staff: NewStaff) -> Result<AccountId, Provisi
 }
 
 async fn insert_staff(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     staff: &NewStaff,
     phc: String,
 ) -> Result<AccountId, ProvisionError> {
@@ -197,7 +197,7 @@ pub async fn create_patient(db: &Db, patient: NewPatient) -> Result<PatientId, P
 }
 
 async fn insert_patient(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     patient: &NewPatient,
     phc: Option<String>,
 ) -> Result<PatientId, ProvisionError> {
@@ -262,7 +262,7 @@ pub async fn enrol_second_factor(
 }
 
 async fn insert_enrolled_second_factor(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     account: AccountId,
     secret_base32: &str,
 ) -> Result<(), ProvisionError> {
@@ -498,7 +498,7 @@ pub async fn seed_demo(db: &Db) -> Result<SeedOutcome, ProvisionError> {
 /// and the browser tests have slots to find: a GP every weekday morning in
 /// person, a nurse every weekday afternoon by phone.
 async fn insert_demo_sessions(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     dialect: crate::db::Dialect,
     practice: PracticeId,
     by: AccountId,

@@ -31,9 +31,9 @@ use domain::notifications::EmailKind;
 use domain::ports::PortError;
 use domain::{AccountId, Actor, Email, PatientId, PracticeId, Role};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 
-pub(crate) type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = crate::db::WriteTx;
 
 /// What [`SqlAppointments::bookable`] found.
 enum Bookable {

@@ -1160,7 +1160,7 @@ async fn store(
 /// The patient already here (by NHS number, or from an earlier import of
 /// this bundle), or a new one. True when created.
 async fn find_or_create(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::WriteTx,
     practice: PracticeId,
     patient: &ParsedPatient,
 ) -> Result<(PatientId, bool), ImportError> {

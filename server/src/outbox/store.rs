@@ -10,7 +10,7 @@ use domain::views::{FailedEmail, OutboxSummary};
 use domain::{AccountId, Email};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// The values a template shows. Names and the practice only: never a
 /// message, a medicine, a result or an appointment's details.
@@ -73,7 +73,7 @@ fn random_hex(bytes: usize) -> String {
 /// the transaction commits. `message_domain` is the sender's domain, for a
 /// Message-ID that stays the same however many times the row is sent.
 pub async fn enqueue(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     email: NewEmail,
     message_domain: &str,
     now: i64,
@@ -87,7 +87,7 @@ pub async fn enqueue(
 /// Returns the row's id when written, so the caller can delete it if what
 /// it reminds of is cancelled first.
 pub async fn enqueue_due(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     email: NewEmail,
     message_domain: &str,
     now: i64,

@@ -24,7 +24,7 @@ use domain::views::AccountSettings;
 use domain::{AccountId, Email, PatientId, PracticeId, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 
 pub struct SqlAccountService {
     pub db: Db,
@@ -48,7 +48,7 @@ fn token_hash(token: &str) -> String {
         .collect()
 }
 
-type Tx = Transaction<'static, Any>;
+type Tx = crate::db::WriteTx;
 
 enum PasswordCheck {
     Matches(Email),

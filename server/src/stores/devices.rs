@@ -113,7 +113,7 @@ impl SqlDevices {
 }
 
 async fn record_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::WriteTx,
     account: AccountId,
     event: DevicesEvent,
     request_id: &str,

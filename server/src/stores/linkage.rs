@@ -24,9 +24,9 @@ use domain::throttle::{self, ThrottleDecision};
 use domain::{AccountId, Actor, IdentityLevel, PatientId, PracticeId, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-type Tx = Transaction<'static, Any>;
+type Tx = crate::db::WriteTx;
 
 pub struct SqlRegistrationLetters {
     pub db: Db,

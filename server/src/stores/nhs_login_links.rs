@@ -13,7 +13,7 @@ use domain::access_log::{NewAccessLogEntry, Outcome, RecordAction};
 use domain::identity::NhsLoginIdentity;
 use domain::ports::PortError;
 use domain::{AccountId, Email, IdentityLevel, NhsNumber, PatientId, PracticeId, Role};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 
 /// The password hash of an account that signs in only through NHS login.
 /// Not a PHC string, so no password can ever match it.
@@ -118,7 +118,7 @@ async fn matching_patient(
 /// level is raised to `account_level` (P9 when a practice's letter proved
 /// it). Writes the access-log row and a security event.
 pub(crate) async fn link_identity(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     identity: &NhsLoginIdentity,
     patient: PatientRef,
     account_level: IdentityLevel,
@@ -231,7 +231,7 @@ pub(crate) async fn link_identity(
 
 /// Raises (never lowers) how well an account's identity is proved.
 pub(crate) async fn raise_identity_level(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     account: AccountId,
     level: IdentityLevel,
 ) -> Result<(), PortError> {

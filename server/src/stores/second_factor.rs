@@ -21,7 +21,7 @@ use domain::throttle::{self, ThrottleDecision};
 use domain::{AccountId, Actor, Permission, PracticeId, Role};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use totp_rs::{Algorithm, Secret, Totp};
 
 /// The name an authenticator app shows beside the codes.
@@ -31,7 +31,7 @@ pub struct SqlSecondFactor {
     pub db: Db,
 }
 
-type Tx = Transaction<'static, Any>;
+type Tx = crate::db::WriteTx;
 
 /// A member of staff's row in `staff_mfa`.
 struct Stored {

@@ -49,6 +49,7 @@ impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let _turn = self.db.write_turn().await;
         loop {
             let inserted = sqlx::query(
                 "insert into sessions (id, data, expires_at, account_id) values ($1, $2, $3, $4)",
@@ -78,6 +79,7 @@ impl SessionStore for SqlSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let _turn = self.db.write_turn().await;
         sqlx::query(
             "update sessions set data = $2, expires_at = $3, account_id = $4 where id = $1",
         )
@@ -112,6 +114,7 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let _turn = self.db.write_turn().await;
         sqlx::query("delete from sessions where id = $1")
             .bind(id.to_string())
             .execute(&self.db.pool)
@@ -123,6 +126,7 @@ impl SessionStore for SqlSessionStore {
 
 impl SqlSessionStore {
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         let done = sqlx::query("delete from sessions where expires_at <= $1")
             .bind(now_unix())
             .execute(&self.db.pool)
