@@ -488,16 +488,23 @@ async fn against_helios_hfs_a_slot_is_booked_once_and_cancelling_frees_it() {
 
 /// A pass-through to `upstream` (helios-hfs) that answers every
 /// `POST Appointment` with a server error, as a clinical system that fails
-/// between the two writes of a booking would.
+/// between the two writes of a booking would. Links in answers (a search's
+/// next page) are rewritten to the pass-through, which the client insists
+/// on: it follows no link to another server.
 async fn refusing_appointment_creates(upstream: String) -> String {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, StatusCode, Uri};
     use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let own_base = format!("http://{}", listener.local_addr().expect("address"));
     let client = reqwest::Client::new();
+    let base = own_base.clone();
     let router = axum::Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let client = client.clone();
-            let upstream = upstream.clone();
+            let (upstream, base) = (upstream.clone(), base.clone());
             async move {
                 if method == Method::POST && uri.path().ends_with("/Appointment") {
                     return (StatusCode::INTERNAL_SERVER_ERROR, "refused by the test")
@@ -515,8 +522,8 @@ async fn refusing_appointment_creates(upstream: String) -> String {
                 let answer = request.send().await.expect("helios answers");
                 let status = answer.status();
                 let answer_headers = answer.headers().clone();
-                let bytes = answer.bytes().await.expect("helios body");
-                let mut response = (status, bytes).into_response();
+                let text = answer.text().await.expect("helios body");
+                let mut response = (status, text.replace(&upstream, &base)).into_response();
                 for (name, value) in &answer_headers {
                     if name != "content-length" && name != "transfer-encoding" {
                         response.headers_mut().insert(name, value.clone());
@@ -526,12 +533,8 @@ async fn refusing_appointment_creates(upstream: String) -> String {
             }
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}")
+    own_base
 }
 
 #[tokio::test]
