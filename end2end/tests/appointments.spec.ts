@@ -8,6 +8,7 @@ import {
   signIn,
   signOut,
   submitAndWait,
+  ukDateParts,
   waitForHydration,
 } from './helpers';
 import { lastEmailNumber, waitForEmail } from './mail';
@@ -24,14 +25,7 @@ function clinician(): string {
 
 /** A UK date some days ahead, as the form's day, month and year. */
 function daysAhead(days: number): { day: string; month: string; year: string } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/London',
-    day: 'numeric',
-    month: 'numeric',
-    year: 'numeric',
-  }).formatToParts(new Date(Date.now() + days * 86_400_000));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return { day: get('day'), month: get('month'), year: get('year') };
+  return ukDateParts(new Date(Date.now() + days * 86_400_000));
 }
 
 async function publishSession(page: Page): Promise<void> {

@@ -10,6 +10,7 @@ import {
   signIn,
   signOut,
   submitAndWait,
+  ukDateParts,
   waitForHydration,
 } from './helpers';
 import { lastEmailNumber, waitForEmail } from './mail';
@@ -41,20 +42,9 @@ function daysAhead(days: number): Date {
   return new Date(Date.now() + days * 86_400_000);
 }
 
-function ukParts(date: Date): { day: string; month: string; year: string } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/London',
-    day: 'numeric',
-    month: 'numeric',
-    year: 'numeric',
-  }).formatToParts(date);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return { day: get('day'), month: get('month'), year: get('year') };
-}
-
 /** YYYY-MM-DD, as the day view's address has it. */
 function isoDate(date: Date): string {
-  const { day, month, year } = ukParts(date);
+  const { day, month, year } = ukDateParts(date);
   return `${year}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
 }
 
@@ -105,7 +95,7 @@ async function publishSession(page: Page, date: Date): Promise<void> {
   await page.getByLabel("Clinician's name").fill(clinician());
   await page.getByLabel('Type of clinician').selectOption('gp');
   await page.getByLabel('Where', { exact: true }).fill('Room 8');
-  const when = ukParts(date);
+  const when = ukDateParts(date);
   const group = page.getByRole('group', { name: 'Date', exact: true });
   await group.getByLabel('Day').fill(when.day);
   await group.getByLabel('Month').fill(when.month);
