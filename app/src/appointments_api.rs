@@ -58,6 +58,9 @@ pub struct DayView {
     pub date: chrono::NaiveDate,
     pub sessions: Vec<DaySession>,
     pub feedback: FormFeedback,
+    /// When the page was made: which attendance buttons it offers
+    /// (`Attendance::may_record`), the same on the server and in the browser.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,7 +420,7 @@ fn day_or_today(date: &str) -> chrono::NaiveDate {
 
 #[server(prefix = "/api", endpoint = "appointment_day")]
 pub async fn appointment_day(date: String) -> Result<DayView, PortalError> {
-    use domain::appointments::CANCEL_SESSION_FORM;
+    use domain::appointments::DAY_VIEW_FORM;
     let (ctx, actor) = check_signed_in::<AppointmentDay>()?;
     let practice = practice_of(&actor)?;
     let date = day_or_today(&date);
@@ -427,13 +430,14 @@ pub async fn appointment_day(date: String) -> Result<DayView, PortalError> {
         .await?;
     let feedback = ctx
         .session
-        .take_feedback(CANCEL_SESSION_FORM)
+        .take_feedback(DAY_VIEW_FORM)
         .await?
         .unwrap_or_default();
     Ok(DayView {
         date,
         sessions,
         feedback,
+        now: chrono::Utc::now(),
     })
 }
 
@@ -510,15 +514,15 @@ pub async fn cancel_session(
     reason: String,
     date: String,
 ) -> Result<FormFeedback, PortalError> {
-    use domain::appointments::CANCEL_SESSION_FORM;
+    use domain::appointments::DAY_VIEW_FORM;
     let (ctx, actor) = check_signed_in::<CancelSession>()?;
     let practice = practice_of(&actor)?;
     let date = day_or_today(&date).format("%Y-%m-%d").to_string();
     let page = format!("/staff/appointments?date={date}");
     let field = format!("reason-{session}");
-    let reason = match domain::appointments::check_cancel_reason(CANCEL_SESSION_FORM, &reason) {
+    let reason = match domain::appointments::check_cancel_reason(DAY_VIEW_FORM, &reason) {
         Ok(reason) if reason.is_empty() => {
-            let feedback = FormFeedback::new(CANCEL_SESSION_FORM).error(
+            let feedback = FormFeedback::new(DAY_VIEW_FORM).error(
                 &field,
                 "Enter the reason for cancelling the session. Patients are told it by email",
             );
@@ -531,7 +535,7 @@ pub async fn cancel_session(
                 .first()
                 .map(|e| e.message.clone())
                 .unwrap_or_default();
-            let feedback = FormFeedback::new(CANCEL_SESSION_FORM)
+            let feedback = FormFeedback::new(DAY_VIEW_FORM)
                 .keep(&field, &reason)
                 .error(&field, message);
             return send_back(&ctx, feedback, &page).await;
@@ -545,7 +549,7 @@ pub async fn cancel_session(
         Some(n) => leptos_axum::redirect(&format!("{page}&session_cancelled={n}")),
         None => leptos_axum::redirect(&page),
     }
-    Ok(FormFeedback::new(CANCEL_SESSION_FORM))
+    Ok(FormFeedback::new(DAY_VIEW_FORM))
 }
 
 #[server(prefix = "/api", endpoint = "mark_attendance")]
@@ -553,8 +557,8 @@ pub async fn mark_attendance(
     appointment: AppointmentId,
     outcome: String,
     date: String,
-) -> Result<(), PortalError> {
-    use domain::appointments::Attendance;
+) -> Result<FormFeedback, PortalError> {
+    use domain::appointments::{Attendance, AttendanceError, DAY_VIEW_FORM};
     let (ctx, actor) = check_signed_in::<MarkAttendance>()?;
     let practice = practice_of(&actor)?;
     let attendance = match outcome.as_str() {
@@ -567,18 +571,43 @@ pub async fn mark_attendance(
             ));
         }
     };
-    let done = ports()?
-        .appointments
-        .mark_attendance(practice, appointment, attendance, &actor, &ctx.request_id)
-        .await?;
-    if !done {
-        return Err(refuse(http::StatusCode::NOT_FOUND, PortalError::NotFound));
-    }
-    leptos_axum::redirect(&format!(
-        "/staff/appointments?date={}&marked=1",
+    let page = format!(
+        "/staff/appointments?date={}",
         day_or_today(&date).format("%Y-%m-%d")
-    ));
-    Ok(())
+    );
+    match ports()?
+        .appointments
+        .mark_attendance(
+            practice,
+            appointment,
+            attendance,
+            chrono::Utc::now(),
+            &actor,
+            &ctx.request_id,
+        )
+        .await?
+    {
+        Ok(()) => {
+            leptos_axum::redirect(&format!("{page}&marked=1"));
+            Ok(FormFeedback::new(DAY_VIEW_FORM))
+        }
+        Err(AttendanceError::NotFound) => {
+            Err(refuse(http::StatusCode::NOT_FOUND, PortalError::NotFound))
+        }
+        // The day view only offers what may be recorded, so this is a page
+        // kept open from another day, or a request made by hand.
+        Err(too_soon) => {
+            let feedback = FormFeedback::new(DAY_VIEW_FORM)
+                .error(&attendance_field(appointment), too_soon.to_string());
+            send_back(&ctx, feedback, &page).await
+        }
+    }
+}
+
+/// Where the day view's error summary points for an appointment's
+/// attendance: its row's patient cell.
+pub fn attendance_field(appointment: AppointmentId) -> String {
+    format!("attendance-{appointment}")
 }
 
 #[server(prefix = "/api", endpoint = "staff_booking_page")]

@@ -15,6 +15,7 @@ use crate::access::{Actor, PatientRef};
 use crate::forms::FormFeedback;
 use crate::ids::{AccountId, PatientId, PracticeId};
 use crate::ports::PortError;
+use crate::uk_time::uk_local;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::London;
@@ -38,7 +39,9 @@ pub const FIND_FORM: &str = "find-appointment";
 pub const BOOK_FORM: &str = "book-appointment";
 pub const CANCEL_FORM: &str = "cancel-appointment";
 pub const RULES_FORM: &str = "release-rules";
-pub const CANCEL_SESSION_FORM: &str = "cancel-session";
+/// The day view's forms (cancel a session, record attendance) report their
+/// problems on the one page, so they share its feedback.
+pub const DAY_VIEW_FORM: &str = "day-view";
 
 macro_rules! id_type {
     ($name:ident) => {
@@ -222,7 +225,11 @@ pub fn uk_date(at: DateTime<Utc>) -> NaiveDate {
 
 /// "9:05am", "12pm" in UK time: for lists of slots on one day.
 pub fn uk_time_label(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&London);
+    clock_label(at.with_timezone(&London).time())
+}
+
+/// "9:05am", "12pm": a wall-clock time.
+fn clock_label(local: NaiveTime) -> String {
     let (hour, minute) = (local.hour(), local.minute());
     let suffix = if hour < 12 { "am" } else { "pm" };
     let twelve = match hour % 12 {
@@ -1156,6 +1163,44 @@ impl Attendance {
             Attendance::DidNotAttend => AppointmentStatus::DidNotAttend,
         }
     }
+
+    /// Whether staff may record this outcome yet. A patient can arrive
+    /// early, so "attended" is open from the start of the appointment's UK
+    /// day; nobody has missed an appointment that has not started, so "did
+    /// not attend" waits for its start.
+    ///
+    /// The day view asks this in the browser too, so it reads UK time with
+    /// `uk_time::uk_local` (the written-out rule), not the time-zone database.
+    pub fn may_record(
+        self,
+        starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AttendanceError> {
+        let starts = uk_local(starts_at);
+        match self {
+            Attendance::Attended if uk_local(now).date() < starts.date() => {
+                Err(AttendanceError::BeforeTheDay {
+                    day: starts.format("%A %-d %B %Y").to_string(),
+                })
+            }
+            Attendance::DidNotAttend if now < starts_at => Err(AttendanceError::NotStarted {
+                time: clock_label(starts.time()),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AttendanceError {
+    #[error("This appointment is not booked, or is not your practice's")]
+    NotFound,
+    #[error("You can record that the patient attended from the day of the appointment, {day}")]
+    BeforeTheDay { day: String },
+    #[error(
+        "You can record that the patient did not attend once the appointment has started, at {time}"
+    )]
+    NotStarted { time: String },
 }
 
 /// An idempotency key from a form: 16 to 64 letters, digits or dashes.
@@ -1256,15 +1301,18 @@ pub trait Appointments: Send + Sync {
         by: &Actor,
         request_id: &str,
     ) -> Result<Option<u32>, PortError>;
-    /// False if the appointment is not this practice's or not booked.
+    /// Refused if the appointment is not this practice's, not booked, or
+    /// too soon for this outcome (`Attendance::may_record`, checked against
+    /// `now` in the same transaction as the change).
     async fn mark_attendance(
         &self,
         practice: PracticeId,
         appointment: AppointmentId,
         attendance: Attendance,
+        now: DateTime<Utc>,
         by: &Actor,
         request_id: &str,
-    ) -> Result<bool, PortError>;
+    ) -> Result<Result<(), AttendanceError>, PortError>;
 }
 
 /// Days from `from` (a UK date) that a staff day view can move between.
@@ -1871,6 +1919,59 @@ mod tests {
             let reason = "x".repeat(len);
             let result = check_booking_text(&reason, "");
             prop_assert_eq!(result.is_ok(), len <= MAX_REASON_CHARS);
+        }
+    }
+
+    #[test]
+    fn attendance_is_recorded_from_the_day_and_did_not_attend_from_the_start() {
+        // 10:30 on 29 March 2026 in the UK is 09:30 UTC (summer time began at 01:00 UTC).
+        let starts = utc("2026-03-29T09:30:00Z");
+        let day_before = utc("2026-03-28T23:30:00Z"); // 23:30 GMT on the 28th
+        let same_day_early = utc("2026-03-29T00:30:00Z"); // 00:30 GMT on the 29th
+        assert_eq!(
+            Attendance::Attended.may_record(starts, day_before),
+            Err(AttendanceError::BeforeTheDay {
+                day: "Sunday 29 March 2026".into()
+            })
+        );
+        assert_eq!(
+            Attendance::Attended.may_record(starts, same_day_early),
+            Ok(())
+        );
+        assert_eq!(
+            Attendance::DidNotAttend.may_record(starts, same_day_early),
+            Err(AttendanceError::NotStarted {
+                time: "10:30am".into()
+            })
+        );
+        assert_eq!(Attendance::DidNotAttend.may_record(starts, starts), Ok(()));
+        assert_eq!(
+            Attendance::DidNotAttend.may_record(starts, starts + Duration::days(3)),
+            Ok(())
+        );
+        assert_eq!(
+            AttendanceError::NotStarted {
+                time: "10:30am".into()
+            }
+            .to_string(),
+            "You can record that the patient did not attend once the appointment has started, at 10:30am"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn attendance_is_never_recorded_before_the_day_nor_a_miss_before_the_start(
+            start in 1_767_225_600i64..1_830_297_600i64,
+            offset in -200_000i64..200_000i64,
+        ) {
+            let starts = DateTime::<Utc>::from_timestamp(start, 0).expect("start");
+            let now = starts + Duration::seconds(offset);
+            let attended = Attendance::Attended.may_record(starts, now).is_ok();
+            let missed = Attendance::DidNotAttend.may_record(starts, now).is_ok();
+            prop_assert_eq!(attended, uk_date(now) >= uk_date(starts));
+            prop_assert_eq!(missed, now >= starts);
+            // Whenever a miss may be recorded, so may an attendance.
+            prop_assert!(!missed || attended);
         }
     }
 }

@@ -19,7 +19,8 @@ import { lastEmailNumber, waitForEmail } from './mail';
 // block a slot (patients no longer see it) and unblock it, book two
 // patients on their behalf by NHS number (bad input first), record
 // attendance, then cancel the whole session with a reason, which the
-// booked patient gets by email at the real SMTP server.
+// booked patient gets by email at the real SMTP server. Attendance is
+// recorded in yesterday's clinic, which seed-demo made.
 //
 // The two projects share one server, so each has its own clinician, date
 // and second patient. Sarah Jones is the only Riverside patient with both
@@ -32,9 +33,25 @@ function clinician(): string {
   return isHydrated() ? 'Dr Hydra Dayview' : 'Dr Plain Dayview';
 }
 
-/** The patient whose attendance is recorded (no account, so never emailed). */
+/**
+ * The second patient (no account, so never emailed). seed-demo also booked
+ * them into yesterday's clinic (provisioning.rs insert_yesterdays_clinic),
+ * where their attendance is recorded.
+ */
 function attendee() {
   return isHydrated() ? demoPatient('Amelia', 'Davies') : demoPatient('Isla', 'Roberts');
+}
+
+/** The attendee's time in yesterday's clinic, and the reason seed-demo gave. */
+function yesterdaysBooking(): { time: string; reason: string } {
+  return isHydrated() ? { time: '09:00', reason: 'Knee pain' } : { time: '09:10', reason: 'Asthma review' };
+}
+
+/** Yesterday's finished clinic on the day view. */
+function yesterdaysClinic(page: Page): Locator {
+  return page
+    .locator('section.nhsuk-card')
+    .filter({ has: page.getByRole('heading', { level: 2, name: 'Dr Ruth Ellis (GP), 09:00 to 09:30' }) });
 }
 
 /** A UK date some days ahead. */
@@ -231,24 +248,36 @@ test('a receptionist blocks and unblocks a slot, books for patients, records att
   await expect(patientCell(slotRow(page, '16:10'))).toHaveText(`${otherName} (Booked)`);
   await expect(reasonCell(slotRow(page, '16:10'))).toHaveText('');
 
-  // 4. Attendance. The day view offers "Attended" and "Did not attend" for
-  // every booked appointment, future ones included: the page
-  // (staff_appointments.rs SlotRow) shows them for any booked, attended or
-  // did-not-attend booking, and mark_attendance (appointments_api.rs, and
-  // SqlAppointments::mark_attendance) has no check on the time. So this
-  // session, days ahead, can be marked, and a mark can be changed.
-  const row = slotRow(page, '16:10');
-  await expect(row.getByRole('button', { name: 'Attended at 16:10', exact: true })).toBeVisible();
-  await submitAndWait(page, row.getByRole('button', { name: 'Attended at 16:10', exact: true }));
-  await expect(page).toHaveURL(new RegExp(`/staff/appointments\\?date=${isoDate(date)}&marked=1$`));
-  await expect(page.getByText('Attendance recorded', { exact: true })).toBeVisible();
-  await expect(patientCell(slotRow(page, '16:10'))).toHaveText(`${otherName} (Attended)`);
+  // 4. Attendance. Nobody has come to or missed an appointment days ahead,
+  // so the day view offers neither button for these (Attendance::may_record;
+  // a request made anyway is refused, server/tests/integration/appointments.rs).
+  for (const time of ['16:00', '16:10']) {
+    await expect(slotRow(page, time).getByRole('button', { name: /attend/i })).toHaveCount(0);
+  }
+  // Yesterday's clinic offers both, and a mark can be changed.
+  const yesterday = isoDate(daysAhead(-1));
+  await page.goto(`/staff/appointments?date=${yesterday}`);
+  await waitForHydration(page);
+  const seen = yesterdaysBooking();
+  const row = yesterdaysClinic(page)
+    .getByRole('row')
+    .filter({ has: page.getByRole('cell', { name: seen.time, exact: true }) });
+  await expect(patientCell(row)).toHaveText(`${otherName} (Booked)`);
+  await expect(reasonCell(row)).toHaveText(seen.reason);
   await expectNoAxeViolations(page);
-  await submitAndWait(page, slotRow(page, '16:10').getByRole('button', { name: 'Did not attend at 16:10', exact: true }));
+  await submitAndWait(page, row.getByRole('button', { name: `Attended at ${seen.time}`, exact: true }));
+  await expect(page).toHaveURL(new RegExp(`/staff/appointments\\?date=${yesterday}&marked=1$`));
   await expect(page.getByText('Attendance recorded', { exact: true })).toBeVisible();
-  await expect(patientCell(slotRow(page, '16:10'))).toHaveText(`${otherName} (Did not attend)`);
-  // Sarah's booking is untouched.
+  await expect(patientCell(row)).toHaveText(`${otherName} (Attended)`);
+  await expectNoAxeViolations(page);
+  await submitAndWait(page, row.getByRole('button', { name: `Did not attend at ${seen.time}`, exact: true }));
+  await expect(page.getByText('Attendance recorded', { exact: true })).toBeVisible();
+  await expect(patientCell(row)).toHaveText(`${otherName} (Did not attend)`);
+
+  // Back to this project's session: both bookings are untouched.
+  await openDay(page, date);
   await expect(patientCell(slotRow(page, '16:00'))).toHaveText('Sarah Jones (Booked)');
+  await expect(patientCell(slotRow(page, '16:10'))).toHaveText(`${otherName} (Booked)`);
 
   // 5. Cancel the whole session. With no reason it is refused: patients are
   // told the reason by email.
@@ -269,7 +298,7 @@ test('a receptionist blocks and unblocks a slot, books for patients, records att
   const beforeCancel = await lastEmailNumber();
   await submitAndWait(page, sessionCard(page).getByRole('button', { name: 'Cancel session' }));
   await expect(page).toHaveURL(new RegExp(`/staff/appointments\\?date=${isoDate(date)}&session_cancelled=1$`));
-  // Only Sarah was still booked (and only she has an email address).
+  // Both were booked; only Sarah has an email address.
   await expect(page.getByText('Session cancelled. 1 patient was emailed', { exact: true })).toBeVisible();
   await expect(sessionCard(page).locator('strong.nhsuk-tag')).toHaveText('Cancelled');
   await expect(sessionCard(page).getByRole('button', { name: 'Cancel session' })).toHaveCount(0);
@@ -277,8 +306,7 @@ test('a receptionist blocks and unblocks a slot, books for patients, records att
   await expect(patientCell(slotRow(page, '16:20'))).toHaveText('Cancelled');
   await expect(sessionCard(page).getByRole('button', { name: /^(Block|Unblock) / })).toHaveCount(0);
   await expect(sessionCard(page).getByRole('link', { name: /^Book for a patient/ })).toHaveCount(0);
-  // The attendance record stays.
-  await expect(patientCell(slotRow(page, '16:10'))).toHaveText(`${otherName} (Did not attend)`);
+  await expect(patientCell(slotRow(page, '16:10'))).toHaveText('Cancelled');
   await expectNoAxeViolations(page);
 
   const cancelled = await waitForEmail(accounts.sarah, /^Appointment cancelled/, { after: beforeCancel });

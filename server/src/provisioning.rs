@@ -563,6 +563,85 @@ async fn insert_demo_sessions(
                 .map_err(|e| ProvisionError::DemoSessions(e.to_string()))?;
         }
     }
+    insert_yesterdays_clinic(tx, dialect, practice, by, today).await
+}
+
+/// Who was booked into yesterday's demo clinic, at 09:00 and 09:10: two
+/// demo patients without accounts (so never emailed), whose attendance the
+/// demo and end2end/tests/staff-appointments.spec.ts record on the day view.
+pub const YESTERDAYS_CLINIC: &str = "Dr Ruth Ellis";
+const YESTERDAYS_PATIENTS: [(&str, &str, &str); 2] = [
+    ("Amelia", "Davies", "Knee pain"),
+    ("Isla", "Roberts", "Asthma review"),
+];
+
+/// A finished clinic, yesterday (UK date) 09:00 to 09:30, with two
+/// patients booked: attendance can only be recorded once an appointment
+/// has started (`Attendance::may_record`), so the demo needs one.
+async fn insert_yesterdays_clinic(
+    tx: &mut crate::db::WriteTx,
+    dialect: crate::db::Dialect,
+    practice: PracticeId,
+    by: AccountId,
+    today: chrono::NaiveDate,
+) -> Result<(), ProvisionError> {
+    use chrono::Datelike;
+    use domain::appointments::{SessionForm, check_session_form};
+    let yesterday = today - chrono::Duration::days(1);
+    let form = SessionForm {
+        clinician: YESTERDAYS_CLINIC.into(),
+        role: "gp".into(),
+        location: "Room 1".into(),
+        date_day: yesterday.day().to_string(),
+        date_month: yesterday.month().to_string(),
+        date_year: yesterday.year().to_string(),
+        start_time: "09:00".into(),
+        end_time: "09:30".into(),
+        slot_minutes: "10".into(),
+        mode: "in_person".into(),
+        bookable_online: "no".into(),
+        ..SessionForm::default()
+    };
+    let failed = |message: String| ProvisionError::DemoSessions(message);
+    // Checked as it would have been the day before, when it was published.
+    let checked = check_session_form(&form, yesterday).map_err(|feedback| {
+        failed(
+            feedback
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+        )
+    })?;
+    let sessions = crate::appointments::create_sessions_in(tx, dialect, practice, by, &checked)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let session = sessions
+        .first()
+        .ok_or_else(|| failed("no session made".into()))?;
+    let now = chrono::Utc::now().timestamp();
+    for (n, (given, family, reason)) in YESTERDAYS_PATIENTS.into_iter().enumerate() {
+        sqlx::query(
+            "insert into appointments
+                 (slot_id, practice_id, patient_id, status, reason, note, booked_online, booked_by, idempotency_key, booked_at)
+             select s.id, s.practice_id, p.id, 'booked', $3, '', 0, $4, $8, $5
+             from appointment_slots s, patients p
+             where s.session_id = $1 and p.practice_id = s.practice_id and p.given_name = $6 and p.family_name = $7
+             order by s.starts_at limit 1 offset $2",
+        )
+        .bind(session.0)
+        .bind(n as i64)
+        .bind(reason)
+        .bind(by.0)
+        .bind(now)
+        .bind(given)
+        .bind(family)
+        .bind(format!("demo-yesterday-{n:04}"))
+        .execute(&mut **tx)
+        .await
+        .map_err(ProvisionError::Database)?;
+    }
     Ok(())
 }
 

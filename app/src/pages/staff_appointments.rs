@@ -2,15 +2,17 @@
 //! why; block, unblock, cancel a session, mark attendance, book for a
 //! patient), publishing a session, and the practice's release rules.
 
-use crate::appointments_api::{appointment_day, release_rules, staff_booking_page};
+use crate::appointments_api::{
+    appointment_day, attendance_field, release_rules, staff_booking_page,
+};
 use crate::components::{
     BackLink, DateInput, ErrorSummary, FormTitle, ProblemPanel, SuccessBanner, TextInput,
     WithFeedback,
 };
 use crate::pages::appointments::{SelectInput, SlotSummary, mode_options, role_options};
 use domain::appointments::{
-    AppointmentStatus, DaySession, DaySlot, SESSION_FORM, SlotId, next_day, previous_day,
-    weekday_name,
+    AppointmentStatus, Attendance, DaySession, DaySlot, SESSION_FORM, SlotId, next_day,
+    previous_day, weekday_name,
 };
 use domain::forms::FormFeedback;
 use domain::uk_time::uk_local;
@@ -57,7 +59,6 @@ pub fn DayViewPage() -> impl IntoView {
         })
     };
     view! {
-        <Title text="Appointments"/>
         <BackLink href="/staff" text="Back to staff home"/>
         {move || notice().map(|message| view! { <SuccessBanner message/> })}
         <Suspense>
@@ -67,7 +68,9 @@ pub fn DayViewPage() -> impl IntoView {
                         let feedback = Signal::stored(view.feedback.clone());
                         let d = view.date;
                         let iso = d.format("%Y-%m-%d").to_string();
+                        let now = view.now;
                         view! {
+                            <FormTitle text="Appointments" feedback/>
                             <ErrorSummary feedback/>
                             <h1>{format!("Appointments on {} {}", weekday_name(d), d.format("%-d %B %Y"))}</h1>
                             <ul class="nhsuk-list portal-inline-list">
@@ -87,11 +90,11 @@ pub fn DayViewPage() -> impl IntoView {
                             {if view.sessions.is_empty() {
                                 view! { <p id="no-sessions">"No sessions on this day."</p> }.into_any()
                             } else {
-                                view.sessions.into_iter().map(|s| view! { <SessionCard session=s date=iso.clone() feedback/> }).collect_view().into_any()
+                                view.sessions.into_iter().map(|s| view! { <SessionCard session=s date=iso.clone() feedback now/> }).collect_view().into_any()
                             }}
                         }.into_any()
                     }
-                    Err(error) => view! { <h1>"Appointments"</h1><ProblemPanel error/> }.into_any(),
+                    Err(error) => view! { <Title text="Appointments"/><h1>"Appointments"</h1><ProblemPanel error/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -99,7 +102,12 @@ pub fn DayViewPage() -> impl IntoView {
 }
 
 #[component]
-fn SessionCard(session: DaySession, date: String, feedback: Signal<FormFeedback>) -> impl IntoView {
+fn SessionCard(
+    session: DaySession,
+    date: String,
+    feedback: Signal<FormFeedback>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> impl IntoView {
     let first = session
         .slots
         .first()
@@ -129,7 +137,7 @@ fn SessionCard(session: DaySession, date: String, feedback: Signal<FormFeedback>
     let rows = session
         .slots
         .into_iter()
-        .map(|slot| view! { <SlotRow day_slot=slot date=date.clone() cancelled/> })
+        .map(|slot| view! { <SlotRow day_slot=slot date=date.clone() cancelled feedback now/> })
         .collect_view();
     view! {
         <section class="nhsuk-card">
@@ -178,13 +186,35 @@ fn SessionCard(session: DaySession, date: String, feedback: Signal<FormFeedback>
 }
 
 #[component]
-fn SlotRow(day_slot: DaySlot, date: String, cancelled: bool) -> impl IntoView {
+fn SlotRow(
+    day_slot: DaySlot,
+    date: String,
+    cancelled: bool,
+    feedback: Signal<FormFeedback>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> impl IntoView {
     let slot = day_slot;
     let time = clock(slot.start);
+    // A booked row's patient cell is where the error summary points when
+    // its attendance could not be recorded.
+    let mut cell_id = None;
+    let mut problem = None;
     let (patient, reason, actions) = match slot.booking {
         Some(b) => {
             let status = b.status;
-            let actions = (status == AppointmentStatus::Booked || status == AppointmentStatus::Attended || status == AppointmentStatus::DidNotAttend).then(|| {
+            let field = attendance_field(b.appointment);
+            problem = feedback
+                .get_untracked()
+                .error_for(&field)
+                .map(|message| (field.clone(), message));
+            cell_id = Some(field);
+            let recordable = status == AppointmentStatus::Booked
+                || status == AppointmentStatus::Attended
+                || status == AppointmentStatus::DidNotAttend;
+            // Only what may be recorded yet: "did not attend" from the start,
+            // "attended" from the day (Attendance::may_record).
+            let offered = |attendance: Attendance| attendance.may_record(slot.start, now).is_ok();
+            let actions = recordable.then(|| {
                 let form = |outcome: &'static str, label: &'static str| view! {
                     <form method="post" action="/api/mark_attendance" class="portal-inline-form" novalidate>
                         <input type="hidden" name="appointment" value=b.appointment.to_string()/>
@@ -193,7 +223,10 @@ fn SlotRow(day_slot: DaySlot, date: String, cancelled: bool) -> impl IntoView {
                         <button class="nhsuk-button nhsuk-button--secondary nhsuk-button--small" type="submit">{label}<span class="nhsuk-u-visually-hidden">{format!(" at {time}")}</span></button>
                     </form>
                 };
-                view! { {form("attended", "Attended")} {form("did_not_attend", "Did not attend")} }
+                view! {
+                    {offered(Attendance::Attended).then(|| form("attended", "Attended"))}
+                    {offered(Attendance::DidNotAttend).then(|| form("did_not_attend", "Did not attend"))}
+                }
             });
             (
                 format!("{} ({})", b.patient_name, status.label()),
@@ -226,7 +259,14 @@ fn SlotRow(day_slot: DaySlot, date: String, cancelled: bool) -> impl IntoView {
     view! {
         <tr class="nhsuk-table__row">
             <td class="nhsuk-table__cell">{time.clone()}</td>
-            <td class="nhsuk-table__cell">{patient}</td>
+            <td class="nhsuk-table__cell" id=cell_id>
+                {problem.map(|(field, message)| view! {
+                    <span class="nhsuk-error-message" id=format!("{field}-error")>
+                        <span class="nhsuk-u-visually-hidden">"Error:"</span>" "{message}
+                    </span>
+                })}
+                {patient}
+            </td>
             <td class="nhsuk-table__cell">{reason}</td>
             <td class="nhsuk-table__cell">{actions}</td>
         </tr>

@@ -40,10 +40,10 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use domain::access::PatientRef;
 use domain::access_log::RecordAction;
 use domain::appointments::{
-    AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, BookingError,
-    CancelError, CheckedSession, ClinicianRole, DaySession, FreeSlot, NEXT_FREE_OFFERED,
-    NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS, SessionId, SessionRefusal,
-    SlotId, SlotSearch, tie_rank, valid_idempotency_key,
+    AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, AttendanceError,
+    BookingError, CancelError, CheckedSession, ClinicianRole, DaySession, FreeSlot,
+    NEXT_FREE_OFFERED, NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS, SessionId,
+    SessionRefusal, SlotId, SlotSearch, tie_rank, valid_idempotency_key,
 };
 use domain::ports::PortError;
 use domain::{AccountId, Actor, PatientId, PracticeId, Role};
@@ -1204,9 +1204,10 @@ impl Appointments for FhirAppointments {
         _practice: PracticeId,
         _appointment: AppointmentId,
         _attendance: Attendance,
+        _now: DateTime<Utc>,
         _by: &Actor,
         _request_id: &str,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Result<(), AttendanceError>, PortError> {
         Err(sessions_elsewhere())
     }
 }

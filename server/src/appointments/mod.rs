@@ -21,10 +21,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use domain::access::PatientRef;
 use domain::access_log::{NewAccessLogEntry, Outcome, RecordAction};
 use domain::appointments::{
-    AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, BookingError,
-    CancelError, CheckedSession, ClinicianRole, DayBooking, DaySession, DaySlot, FreeSlot,
-    NEXT_FREE_OFFERED, NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS, SessionId,
-    SessionRefusal, SlotId, SlotSearch, TIE_MODULUS, TimeOfDay, TimeSpan, first_overlap,
+    AppointmentId, AppointmentMode, AppointmentStatus, Appointments, Attendance, AttendanceError,
+    BookingError, CancelError, CheckedSession, ClinicianRole, DayBooking, DaySession, DaySlot,
+    FreeSlot, NEXT_FREE_OFFERED, NewBooking, PatientAppointment, ReleaseRules, SEARCH_WINDOW_DAYS,
+    SessionId, SessionRefusal, SlotId, SlotSearch, TIE_MODULUS, TimeOfDay, TimeSpan, first_overlap,
     tie_multiplier, uk_date, uk_day_label, uk_time_label, valid_idempotency_key,
 };
 use domain::notifications::EmailKind;
@@ -1187,24 +1187,35 @@ impl Appointments for SqlAppointments {
         practice: PracticeId,
         appointment: AppointmentId,
         attendance: Attendance,
+        now: DateTime<Utc>,
         by: &Actor,
         request_id: &str,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Result<(), AttendanceError>, PortError> {
         let mut tx = self.db.begin_write().await.map_err(db_err)?;
-        let row = sqlx::query(
-            "update appointments set status = $3
-             where id = $1 and practice_id = $2 and status in ('booked', 'attended', 'did_not_attend')
-             returning patient_id",
+        let found = sqlx::query(
+            "select a.patient_id, s.starts_at from appointments a
+             join appointment_slots s on s.id = a.slot_id
+             where a.id = $1 and a.practice_id = $2 and a.status in ('booked', 'attended', 'did_not_attend')",
         )
         .bind(appointment.0)
         .bind(practice.0)
-        .bind(attendance.status().as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else {
-            return Ok(false);
+        let Some(row) = found else {
+            return Ok(Err(AttendanceError::NotFound));
         };
+        let starts_at: i64 = row.try_get(1).map_err(db_err)?;
+        if let Err(too_soon) = attendance.may_record(at(starts_at), now) {
+            return Ok(Err(too_soon));
+        }
+        sqlx::query("update appointments set status = $3 where id = $1 and practice_id = $2")
+            .bind(appointment.0)
+            .bind(practice.0)
+            .bind(attendance.status().as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let patient = PatientRef {
             id: PatientId(row.try_get(0).map_err(db_err)?),
             practice,
@@ -1215,6 +1226,6 @@ impl Appointments for SqlAppointments {
         };
         access_log::insert(&mut *tx, log_entry(patient, by, action, request_id)).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(Ok(()))
     }
 }

@@ -736,17 +736,69 @@ async fn staff_see_the_day_book_for_a_patient_mark_attendance_and_cancel_a_sessi
         &format!("select id from appointments where slot_id = {}", all[0]),
     )
     .await[0];
-    let res = app
-        .post_form_with(
-            &staff,
-            "/api/mark_attendance",
-            &[
-                ("appointment", &appointment.to_string()),
-                ("outcome", "did_not_attend"),
-                ("date", &iso),
-            ],
-        )
-        .await;
+    // Two days ahead, nobody has come or missed it yet: the day view offers
+    // neither, and a request made anyway is refused with the reason.
+    assert!(
+        !html.contains("Did not attend") && !html.contains(">Attended<"),
+        "no attendance buttons before the day: {html}"
+    );
+    let mark = |outcome: &'static str| {
+        let (app, staff, iso) = (&app, &staff, &iso);
+        async move {
+            app.post_form_with(
+                staff,
+                "/api/mark_attendance",
+                &[
+                    ("appointment", &appointment.to_string()),
+                    ("outcome", outcome),
+                    ("date", iso),
+                ],
+            )
+            .await
+        }
+    };
+    for outcome in ["attended", "did_not_attend"] {
+        let res = mark(outcome).await;
+        assert_eq!(location(&res), format!("/staff/appointments?date={iso}"));
+        let (_, html) = page(&app, &staff, &location(&res)).await;
+        let expected = if outcome == "attended" {
+            "You can record that the patient attended from the day of the appointment"
+        } else {
+            "You can record that the patient did not attend once the appointment has started"
+        };
+        assert!(html.contains(expected), "{html}");
+        assert!(html.contains("<title>Error: Appointments"), "{html}");
+        assert!(
+            html.contains(&format!("href=\"#attendance-{appointment}\"")),
+            "the error summary points at the row: {html}"
+        );
+    }
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from appointments where id = {appointment} and status = 'booked'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!("select count(*) from access_log where action in ('mark_attended', 'mark_did_not_attend') and patient_id = {sarah_id}")).await,
+        0,
+        "nothing recorded"
+    );
+
+    // Once the appointment has started (its slot moved to an hour ago, as
+    // if the days had passed), both are offered and recorded.
+    let an_hour_ago = chrono::Utc::now().timestamp() - 3600;
+    sqlx::query("update appointment_slots set starts_at = $1, ends_at = $2 where id = $3")
+        .bind(an_hour_ago)
+        .bind(an_hour_ago + 600)
+        .bind(all[0])
+        .execute(&app.db.pool)
+        .await
+        .expect("move the slot");
+    let (_, html) = page(&app, &staff, &format!("/staff/appointments?date={iso}")).await;
+    assert!(html.contains("Did not attend"), "{html}");
+    let res = mark("did_not_attend").await;
     assert!(location(&res).contains("marked=1"));
     assert_eq!(app.count(&format!("select count(*) from appointments where id = {appointment} and status = 'did_not_attend'")).await, 1);
 

@@ -160,6 +160,17 @@ async fn seeding_twice_changes_nothing() {
     assert!(ok);
     assert!(second.contains("already there"));
     assert_eq!(count(&url, "select count(*) from practices").await, 2);
+    // Yesterday's finished clinic, with its two bookings, once.
+    assert_eq!(
+        count(
+            &url,
+            "select count(*) from appointments a join appointment_slots s on s.id = a.slot_id
+             join appointment_sessions se on se.id = s.session_id
+             where se.clinician = 'Dr Ruth Ellis' and a.status = 'booked'"
+        )
+        .await,
+        2
+    );
     assert!(count(&url, "select count(*) from patients").await >= 20);
     assert!(
         count(
