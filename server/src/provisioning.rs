@@ -504,7 +504,7 @@ async fn insert_demo_sessions(
     by: AccountId,
 ) -> Result<(), ProvisionError> {
     use chrono::Datelike;
-    use domain::appointments::{SessionForm, check_session_form};
+    use domain::appointments::SessionForm;
     let today = domain::uk_time::uk_local(chrono::Utc::now()).date();
     let until = today + chrono::Duration::days(14);
     let plans = [
@@ -548,22 +548,35 @@ async fn insert_demo_sessions(
                 repeat_until_month: until.month().to_string(),
                 repeat_until_year: until.year().to_string(),
             };
-            let checked = check_session_form(&form, today).map_err(|feedback| {
-                ProvisionError::DemoSessions(
-                    feedback
-                        .errors
-                        .first()
-                        .map(|e| e.message.clone())
-                        .unwrap_or_default(),
-                )
-            })?;
-            crate::appointments::create_sessions_in(tx, dialect, practice, by, &checked)
-                .await
-                .map_err(|e| ProvisionError::DemoSessions(e.to_string()))?
-                .map_err(|e| ProvisionError::DemoSessions(e.to_string()))?;
+            publish_demo_session(tx, dialect, practice, by, &form, today).await?;
         }
     }
     insert_yesterdays_clinic(tx, dialect, practice, by, today).await
+}
+
+/// A demo session, checked as the publish form checks it on `today`.
+async fn publish_demo_session(
+    tx: &mut crate::db::WriteTx,
+    dialect: crate::db::Dialect,
+    practice: PracticeId,
+    by: AccountId,
+    form: &domain::appointments::SessionForm,
+    today: chrono::NaiveDate,
+) -> Result<Vec<domain::appointments::SessionId>, ProvisionError> {
+    let failed = |message: String| ProvisionError::DemoSessions(message);
+    let checked = domain::appointments::check_session_form(form, today).map_err(|feedback| {
+        failed(
+            feedback
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+        )
+    })?;
+    crate::appointments::create_sessions_in(tx, dialect, practice, by, &checked)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// Who was booked into yesterday's demo clinic, at 09:00 and 09:10: two
@@ -586,7 +599,7 @@ async fn insert_yesterdays_clinic(
     today: chrono::NaiveDate,
 ) -> Result<(), ProvisionError> {
     use chrono::Datelike;
-    use domain::appointments::{SessionForm, check_session_form};
+    use domain::appointments::SessionForm;
     let yesterday = today - chrono::Duration::days(1);
     let form = SessionForm {
         clinician: YESTERDAYS_CLINIC.into(),
@@ -604,19 +617,7 @@ async fn insert_yesterdays_clinic(
     };
     let failed = |message: String| ProvisionError::DemoSessions(message);
     // Checked as it would have been the day before, when it was published.
-    let checked = check_session_form(&form, yesterday).map_err(|feedback| {
-        failed(
-            feedback
-                .errors
-                .first()
-                .map(|e| e.message.clone())
-                .unwrap_or_default(),
-        )
-    })?;
-    let sessions = crate::appointments::create_sessions_in(tx, dialect, practice, by, &checked)
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(e.to_string()))?;
+    let sessions = publish_demo_session(tx, dialect, practice, by, &form, yesterday).await?;
     let session = sessions
         .first()
         .ok_or_else(|| failed("no session made".into()))?;
