@@ -308,8 +308,7 @@ impl SqlAppointments {
             "select {SLOT_COLUMNS}
              from appointment_slots s join appointment_sessions se on se.id = s.session_id
              where s.practice_id = $1 and s.starts_at > $2 and s.starts_at >= $3 and s.starts_at < $4
-               and s.blocked = 0 and se.status = 'active'
-               and not exists (select 1 from appointments a where a.slot_id = s.id and a.status <> 'cancelled')"
+               and s.booked = 0 and s.blocked = 0 and se.status = 'active'"
         );
         let mut args = vec![
             Arg::Int(practice.0),
