@@ -232,11 +232,7 @@ impl FhirAppointments {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client: FhirClient::new(config)?,
-            local: SqlAppointments {
-                db: db.clone(),
-                outbox,
-                reminder_hours,
-            },
+            local: SqlAppointments::new(db.clone(), outbox, reminder_hours),
             db,
         })
     }
@@ -1220,11 +1216,11 @@ pub fn choose(
     config: &crate::config::GpSystemConfig,
 ) -> anyhow::Result<std::sync::Arc<dyn Appointments>> {
     Ok(match config.gp_system {
-        crate::config::GpSystemKind::Local => std::sync::Arc::new(SqlAppointments {
-            db: db.clone(),
-            outbox: outbox.clone(),
+        crate::config::GpSystemKind::Local => std::sync::Arc::new(SqlAppointments::new(
+            db.clone(),
+            outbox.clone(),
             reminder_hours,
-        }),
+        )),
         crate::config::GpSystemKind::Fhir => std::sync::Arc::new(FhirAppointments::new(
             db.clone(),
             outbox.clone(),

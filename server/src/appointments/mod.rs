@@ -32,6 +32,7 @@ use domain::ports::PortError;
 use domain::{AccountId, Actor, Email, PatientId, PracticeId, Role};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
+use std::collections::HashMap;
 
 pub(crate) type Tx = crate::db::WriteTx;
 
@@ -47,6 +48,56 @@ pub struct SqlAppointments {
     pub outbox: Outbox,
     /// How long before the start the reminder is due.
     pub reminder_hours: i64,
+    rules: RulesCache,
+}
+
+impl SqlAppointments {
+    pub fn new(db: Db, outbox: Outbox, reminder_hours: i64) -> Self {
+        Self {
+            db,
+            outbox,
+            reminder_hours,
+            rules: RulesCache::default(),
+        }
+    }
+}
+
+/// Each practice's release rules as last read, for at most a second. At
+/// the 8am rush every find page and booking reads them; they change a few
+/// times a year. A change made through this process is seen at once
+/// (`forget`); one made through another server process within a second.
+/// Bookings still read them afresh inside their transaction.
+#[derive(Clone, Default)]
+struct RulesCache(std::sync::Arc<std::sync::Mutex<HashMap<PracticeId, RulesRead>>>);
+
+/// When the rules were read, and what they were.
+type RulesRead = (std::time::Instant, ReleaseRules);
+
+impl RulesCache {
+    const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+    async fn get(&self, db: &Db, practice: PracticeId) -> Result<ReleaseRules, PortError> {
+        let cached = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&practice).copied())
+            .filter(|(read_at, _)| read_at.elapsed() < Self::FRESH_FOR);
+        if let Some((_, rules)) = cached {
+            return Ok(rules);
+        }
+        let rules = rules_in(&db.pool, practice).await?;
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(practice, (std::time::Instant::now(), rules));
+        }
+        Ok(rules)
+    }
+
+    fn forget(&self, practice: PracticeId) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(&practice);
+        }
+    }
 }
 
 /// The columns [`free_slot`] reads, from `appointment_slots s` joined to
@@ -321,7 +372,7 @@ impl SqlAppointments {
             sql.push_str(&condition.replace('?', &format!("${}", args.len())));
         };
         if online {
-            let rules = rules_in(&self.db.pool, practice).await?;
+            let rules = self.rules.get(&self.db, practice).await?;
             let last = rules.last_released_date(now).format("%Y-%m-%d").to_string();
             sql.push_str(" and se.bookable_online = 1");
             push(&mut sql, " and s.local_date <= ?", Arg::Text(last));
@@ -397,7 +448,7 @@ impl SqlAppointments {
         only: Option<AppointmentId>,
         now: DateTime<Utc>,
     ) -> Result<Vec<PatientAppointment>, PortError> {
-        let rules = rules_in(&self.db.pool, patient.practice).await?;
+        let rules = self.rules.get(&self.db, patient.practice).await?;
         let filter = if only.is_some() { " and a.id = $3" } else { "" };
         let sql = format!(
             "select a.id, a.status, a.reason, a.note, pr.name as practice_name, {SLOT_COLUMNS}
@@ -925,7 +976,7 @@ impl Appointments for SqlAppointments {
     }
 
     async fn release_rules(&self, practice: PracticeId) -> Result<ReleaseRules, PortError> {
-        rules_in(&self.db.pool, practice).await
+        self.rules.get(&self.db, practice).await
     }
 
     async fn set_release_rules(
@@ -954,6 +1005,7 @@ impl Appointments for SqlAppointments {
         .execute(&self.db.pool)
         .await
         .map_err(db_err)?;
+        self.rules.forget(practice);
         Ok(())
     }
 
@@ -1205,7 +1257,22 @@ impl Appointments for SqlAppointments {
             return Ok(Err(AttendanceError::NotFound));
         };
         let starts_at: i64 = row.try_get(1).map_err(db_err)?;
+        let patient = PatientRef {
+            id: PatientId(row.try_get(0).map_err(db_err)?),
+            practice,
+        };
+        let action = match attendance {
+            Attendance::Attended => RecordAction::MarkAttended,
+            Attendance::DidNotAttend => RecordAction::MarkDidNotAttend,
+        };
+        // A refusal is in the patient's access log too, as other refusals are.
         if let Err(too_soon) = attendance.may_record(at(starts_at), now) {
+            let refused = NewAccessLogEntry {
+                outcome: Outcome::Refused,
+                ..log_entry(patient, by, action, request_id)
+            };
+            access_log::insert(&mut *tx, refused).await?;
+            tx.commit().await.map_err(db_err)?;
             return Ok(Err(too_soon));
         }
         sqlx::query("update appointments set status = $3 where id = $1 and practice_id = $2")
@@ -1215,14 +1282,6 @@ impl Appointments for SqlAppointments {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let patient = PatientRef {
-            id: PatientId(row.try_get(0).map_err(db_err)?),
-            practice,
-        };
-        let action = match attendance {
-            Attendance::Attended => RecordAction::MarkAttended,
-            Attendance::DidNotAttend => RecordAction::MarkDidNotAttend,
-        };
         access_log::insert(&mut *tx, log_entry(patient, by, action, request_id)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Ok(()))

@@ -43,11 +43,11 @@ pub fn ports(
             public_url: config.public_url.clone(),
         }),
         gp_record: Arc::new(crate::gp_system::local::LocalGpRecord { db: db.clone() }),
-        appointments: Arc::new(crate::appointments::SqlAppointments {
-            db: db.clone(),
-            outbox: outbox.clone(),
-            reminder_hours: i64::from(config.appointment_reminder_hours),
-        }),
+        appointments: Arc::new(crate::appointments::SqlAppointments::new(
+            db.clone(),
+            outbox.clone(),
+            i64::from(config.appointment_reminder_hours),
+        )),
     }
 }
 

@@ -780,10 +780,18 @@ async fn staff_see_the_day_book_for_a_patient_mark_attendance_and_cancel_a_sessi
         .await,
         1
     );
+    let attendance_log = |outcome: &str| {
+        format!(
+            "select count(*) from access_log where action in ('mark_attended', 'mark_did_not_attend') and patient_id = {sarah_id} and outcome = '{outcome}'"
+        )
+    };
     assert_eq!(
-        app.count(&format!("select count(*) from access_log where action in ('mark_attended', 'mark_did_not_attend') and patient_id = {sarah_id}")).await,
-        0,
-        "nothing recorded"
+        (
+            app.count(&attendance_log("refused")).await,
+            app.count(&attendance_log("allowed")).await
+        ),
+        (2, 0),
+        "both refusals are in Sarah's access log, and nothing was recorded"
     );
 
     // Once the appointment has started (its slot moved to an hour ago, as
@@ -1045,4 +1053,55 @@ async fn equally_soon_slots_are_listed_in_each_patients_own_order() {
         firsts.len() > 1,
         "four patients do not all reach for the same slot: {orders:?}"
     );
+}
+
+/// `appointment_slots.booked` (what the free-slot search reads) is kept by
+/// the database itself: whatever writes an appointment, the flag follows
+/// it, and a slot whose booking is cancelled or removed is offered again.
+#[tokio::test]
+async fn the_database_keeps_each_slots_booked_flag_in_step_with_its_appointment() {
+    let app = TestApp::spawn().await;
+    let staff = signed_in(&app, RECEPTION_A).await;
+    publish(&app, &staff, &Session::gp(uk_today() + Duration::days(2))).await;
+    let all = slots(&app).await;
+    let (first, second) = (all[0], all[1]);
+    let flag = |slot: i64| format!("select booked from appointment_slots where id = {slot}");
+    let sarah = signed_in(&app, SARAH).await;
+    let appointment = book(&app, &sarah, first, "").await;
+    assert_eq!(app.count(&flag(first)).await, 1, "held once booked");
+    assert_eq!(app.count(&flag(second)).await, 0, "its neighbour is not");
+    let offered = |html: &str, slot: i64| html.contains(&format!("/appointments/book/{slot}\""));
+    let (_, html) = page(&app, &sarah, "/appointments/find").await;
+    assert!(!offered(&html, first) && offered(&html, second));
+
+    let set = |sql: String| {
+        let pool = app.db.pool.clone();
+        async move { sqlx::query(&sql).execute(&pool).await.expect("update") }
+    };
+    set(format!(
+        "update appointments set status = 'attended' where id = {appointment}"
+    ))
+    .await;
+    assert_eq!(app.count(&flag(first)).await, 1, "still held when attended");
+    set(format!(
+        "update appointments set status = 'cancelled', cancelled_at = 1 where id = {appointment}"
+    ))
+    .await;
+    assert_eq!(app.count(&flag(first)).await, 0, "free once cancelled");
+    set(format!(
+        "update appointments set status = 'booked', cancelled_at = null, slot_id = {second} where id = {appointment}"
+    ))
+    .await;
+    assert_eq!(
+        (
+            app.count(&flag(first)).await,
+            app.count(&flag(second)).await
+        ),
+        (0, 1),
+        "a booking moved to another slot holds that one instead"
+    );
+    set(format!("delete from appointments where id = {appointment}")).await;
+    assert_eq!(app.count(&flag(second)).await, 0, "free once removed");
+    let (_, html) = page(&app, &sarah, "/appointments/find").await;
+    assert!(offered(&html, first) && offered(&html, second));
 }
